@@ -1,0 +1,95 @@
+// The unit of work the reactor hands to a backend: one socket call that completes
+// exactly once. Operations live inside the awaiting coroutine's frame and are linked
+// intrusively, so submitting one never allocates.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace corio {
+
+/// A socket or file handle as the OS names it (a file descriptor on POSIX, a SOCKET on
+/// Windows). Kept as an integer so public headers name no OS type.
+using native_handle = std::intptr_t;
+
+/// The value of a native_handle that refers to nothing.
+inline constexpr native_handle invalid_handle = -1;
+
+/// Storage for any socket address (the size of `sockaddr_storage`), opaque above the
+/// backends; `size` is the number of meaningful bytes.
+struct SocketAddress {
+  alignas(8) std::byte data[128]{};
+  std::uint32_t size = 0;
+};
+
+/// What an Operation asks the OS to do.
+enum class OpCode : std::uint8_t {
+  accept,    ///< accept a connection: result is the new handle; `address` receives the peer
+  connect,   ///< connect to `address`: result 0
+  recv,      ///< receive into buffer/length with `flags`: result is the byte count (0 = EOF)
+  send,      ///< send buffer/length with `flags`: result is the byte count
+  recvfrom,  ///< receive a datagram; `address` receives the sender
+  sendto,    ///< send a datagram to `address`
+  readable,  ///< wait until the handle is readable: result 0
+  writable,  ///< wait until the handle is writable: result 0
+};
+
+/// One submitted I/O request. The submitter fills the request fields and `on_complete`;
+/// the backend owns the links and `backend_state` while the operation is in flight.
+/// `result` is a byte count or handle (>= 0) or a negative errno; `-ECANCELED` after a
+/// cancel that won the race.
+struct Operation {
+  /// Called by the reactor (never by the backend) when the completion is delivered.
+  using CompleteFn = void (*)(Operation&) noexcept;
+
+  OpCode code = OpCode::recv;
+  std::uint8_t backend_state = 0;  // backend-private bookkeeping
+  int flags = 0;                   // MSG_* flags for recv/send/recvfrom/sendto
+  native_handle handle = invalid_handle;
+  void* buffer = nullptr;
+  std::size_t length = 0;
+  SocketAddress* address = nullptr;
+  std::intptr_t result = 0;
+  CompleteFn on_complete = nullptr;
+
+  // Intrusive links: an operation sits in at most one list at a time (a backend wait
+  // queue or the reactor's completion queue).
+  Operation* next = nullptr;
+  Operation* prev = nullptr;
+};
+
+/// FIFO of operations whose completion is waiting to be delivered. Backends push; the
+/// reactor pops. Single-threaded: only the loop's thread touches it.
+class CompletionQueue {
+ public:
+  /// Appends `op`, whose `result` must already be set.
+  void push(Operation& op) noexcept {
+    op.next = nullptr;
+    op.prev = nullptr;
+    if (tail_ != nullptr) {
+      tail_->next = &op;
+    } else {
+      head_ = &op;
+    }
+    tail_ = &op;
+  }
+
+  /// Removes and returns the oldest operation, or nullptr.
+  Operation* pop() noexcept {
+    Operation* op = head_;
+    if (op != nullptr) {
+      head_ = op->next;
+      if (head_ == nullptr) tail_ = nullptr;
+      op->next = nullptr;
+    }
+    return op;
+  }
+
+  [[nodiscard]] bool empty() const noexcept { return head_ == nullptr; }
+
+ private:
+  Operation* head_ = nullptr;
+  Operation* tail_ = nullptr;
+};
+
+}  // namespace corio

@@ -1,0 +1,85 @@
+// The reactor: owns the chosen backend, the timers and the completion queue, and runs
+// one turn of "wait for I/O or the next deadline, then deliver what happened".
+// It knows nothing of coroutines: completions and timers call plain function pointers.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "corio/reactor/backend.hpp"
+#include "corio/reactor/clock.hpp"
+#include "corio/reactor/operation.hpp"
+#include "corio/reactor/timer.hpp"
+
+namespace corio {
+
+/// How to build a reactor.
+struct ReactorOptions {
+  /// "auto" or a backend name; empty means: $CORIO_BACKEND, else "auto".
+  std::string backend;
+  BackendOptions backend_options{};
+  /// Time source; nullptr means the steady clock.
+  Clock* clock = nullptr;
+};
+
+/// Backends compiled into this build, in the order `auto` tries them.
+[[nodiscard]] const std::vector<std::string_view>& backend_names() noexcept;
+
+/// Backends that open on this machine right now (a subset of backend_names()).
+[[nodiscard]] std::vector<std::string> available_backends();
+
+/// Single-threaded event demultiplexer; only `wake()` may be called from other threads.
+class Reactor {
+ public:
+  /// Selects and opens a backend (options > $CORIO_BACKEND > auto). On failure returns
+  /// nullptr, sets `ec`, and writes a message for users into `message`.
+  static std::unique_ptr<Reactor> open(const ReactorOptions& options, std::error_code& ec,
+                                       std::string& message);
+
+  ~Reactor();
+  Reactor(const Reactor&) = delete;
+  Reactor& operator=(const Reactor&) = delete;
+
+  [[nodiscard]] std::string_view backend_name() const noexcept { return backend_->name(); }
+  [[nodiscard]] Backend& backend() noexcept { return *backend_; }
+  [[nodiscard]] Clock& clock() noexcept { return *clock_; }
+  [[nodiscard]] TimePoint now() const noexcept { return clock_->now(); }
+
+  /// Starts `op`; true means it already finished (see Backend::submit).
+  bool submit(Operation& op) noexcept { return backend_->submit(op); }
+  /// Asks `op` to stop; its single completion still arrives.
+  void cancel(Operation& op) noexcept { backend_->cancel(op); }
+  /// Drops per-handle state before `handle` is closed.
+  void release(native_handle handle) noexcept { backend_->release(handle); }
+
+  /// Arms `t` to fire at `t.deadline`.
+  void add_timer(Timer& t) { timers_.push(t); }
+  /// Disarms `t`; returns false if it was not armed (already fired or never added).
+  bool cancel_timer(Timer& t) noexcept { return timers_.erase(t); }
+  [[nodiscard]] std::size_t timer_count() const noexcept { return timers_.size(); }
+
+  /// Queues a completion for `op` without the backend (e.g. an operation finished by
+  /// the layer above); delivered in the next turn.
+  void post(Operation& op) noexcept { completions_.push(op); }
+
+  /// One turn: waits for I/O until the next deadline (not at all when `may_block` is
+  /// false or completions are queued), then delivers every completion and fires every
+  /// due timer. Returns the number delivered, or -errno if the backend failed.
+  int run_once(bool may_block) noexcept;
+
+  /// Interrupts a blocked run_once from any thread.
+  void wake() noexcept { backend_->wake(); }
+
+ private:
+  explicit Reactor(Clock& clock) noexcept : clock_(&clock) {}
+
+  CompletionQueue completions_;  // declared before the backend, which pushes into it
+  std::unique_ptr<Backend> backend_;
+  Clock* clock_;
+  TimerHeap timers_;
+};
+
+}  // namespace corio

@@ -1,0 +1,62 @@
+// Timers for every backend live in one 4-ary min-heap owned by the reactor: O(log n)
+// insert and cancel, and the backend's wait timeout is simply the top's deadline.
+// A 4-ary heap halves the depth of a binary one and keeps the four children of a node
+// in one cache line of 16-byte entries.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "corio/reactor/clock.hpp"
+
+namespace corio {
+
+/// A deadline and what to do when it passes. Lives in the waiter (no allocation).
+struct Timer {
+  using FireFn = void (*)(Timer&) noexcept;
+
+  static constexpr std::uint32_t not_queued = UINT32_MAX;
+
+  TimePoint deadline{};
+  FireFn on_fire = nullptr;
+  std::uint64_t seq = 0;                  // FIFO among equal deadlines
+  std::uint32_t heap_index = not_queued;  // position in the heap, for O(log n) cancel
+
+  [[nodiscard]] bool queued() const noexcept { return heap_index != not_queued; }
+};
+
+/// Min-heap of timers ordered by (deadline, insertion order).
+class TimerHeap {
+ public:
+  /// Adds `t` (not already queued) at its deadline.
+  void push(Timer& t);
+  /// Removes `t` if it is queued; returns whether it was.
+  bool erase(Timer& t) noexcept;
+  /// The earliest timer, or nullptr.
+  [[nodiscard]] Timer* top() const noexcept { return heap_.empty() ? nullptr : heap_[0].timer; }
+  /// Removes and returns the earliest timer if its deadline is at or before `now`.
+  Timer* pop_due(TimePoint now) noexcept;
+  [[nodiscard]] std::size_t size() const noexcept { return heap_.size(); }
+  [[nodiscard]] bool empty() const noexcept { return heap_.empty(); }
+
+ private:
+  struct Entry {
+    std::int64_t key;  // deadline in ns: compared without touching the timer
+    Timer* timer;
+  };
+  static bool less(const Entry& a, const Entry& b) noexcept {
+    return a.key < b.key || (a.key == b.key && a.timer->seq < b.timer->seq);
+  }
+  void place(std::size_t i, Entry e) noexcept {
+    heap_[i] = e;
+    e.timer->heap_index = static_cast<std::uint32_t>(i);
+  }
+  void sift_up(std::size_t i, Entry e) noexcept;
+  void sift_down(std::size_t i, Entry e) noexcept;
+  void remove_at(std::size_t i) noexcept;
+
+  std::vector<Entry> heap_;
+  std::uint64_t next_seq_ = 0;
+};
+
+}  // namespace corio

@@ -1,0 +1,61 @@
+#include "corio/reactor/reactor.hpp"
+
+#include <cerrno>
+
+#include "reactor/select.hpp"
+
+namespace corio {
+
+SteadyClock& SteadyClock::instance() noexcept {
+  static SteadyClock clock;
+  return clock;
+}
+
+std::unique_ptr<Reactor> Reactor::open(const ReactorOptions& options, std::error_code& ec,
+                                       std::string& message) {
+  Clock& clock = options.clock != nullptr ? *options.clock : SteadyClock::instance();
+  std::unique_ptr<Reactor> reactor(new Reactor(clock));
+  reactor->backend_ =
+      open_backend(options.backend, options.backend_options, reactor->completions_, ec, message);
+  if (!reactor->backend_) return nullptr;
+  return reactor;
+}
+
+Reactor::~Reactor() = default;
+
+int Reactor::run_once(bool may_block) noexcept {
+  Duration timeout{-1};
+  if (!may_block || !completions_.empty()) {
+    timeout = Duration::zero();
+  } else if (Timer* next = timers_.top()) {
+    timeout = next->deadline - clock_->now();
+    if (timeout < Duration::zero()) timeout = Duration::zero();
+  }
+  // Virtual time never passes while we sleep, so a manual clock skips the idle time
+  // instead: poll without blocking, and if nothing happened jump to the next deadline.
+  const bool skip_idle = clock_->is_manual() && timeout != Duration::zero();
+  int rc = backend_->wait(skip_idle ? Duration::zero() : timeout);
+  if (rc < 0 && rc != -EINTR) return rc;
+  if (skip_idle && completions_.empty()) {
+    if (Timer* next = timers_.top()) {
+      clock_->advance_to(next->deadline);
+    } else {
+      rc = backend_->wait(Duration{-1});  // only I/O can wake us now
+      if (rc < 0 && rc != -EINTR) return rc;
+    }
+  }
+
+  int delivered = 0;
+  while (Operation* op = completions_.pop()) {
+    op->on_complete(*op);
+    ++delivered;
+  }
+  const TimePoint now = clock_->now();
+  while (Timer* t = timers_.pop_due(now)) {
+    t->on_fire(*t);
+    ++delivered;
+  }
+  return delivered;
+}
+
+}  // namespace corio
