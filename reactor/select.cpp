@@ -37,19 +37,19 @@ struct Entry {
 const std::vector<Entry>& registry() {
   static const std::vector<Entry> entries = {
 #if CORIO_HAS_IO_URING
-      {"io_uring", &open_io_uring_backend},
+    {"io_uring", &open_io_uring_backend},
 #endif
 #if CORIO_HAS_IOCP
-      {"iocp", &open_iocp_backend},
+    {"iocp", &open_iocp_backend},
 #endif
 #if CORIO_HAS_EPOLL
-      {"epoll", &open_epoll_backend},
+    {"epoll", &open_epoll_backend},
 #endif
 #if CORIO_HAS_KQUEUE
-      {"kqueue", &open_kqueue_backend},
+    {"kqueue", &open_kqueue_backend},
 #endif
 #if CORIO_HAS_POLL
-      {"poll", &open_poll_backend},
+    {"poll", &open_poll_backend},
 #endif
   };
   return entries;
@@ -69,7 +69,8 @@ std::string valid_list() {
 const std::vector<std::string_view>& backend_names() noexcept {
   static const std::vector<std::string_view> names = [] {
     std::vector<std::string_view> v;
-    for (const Entry& e : registry()) v.push_back(e.name);
+    for (const Entry& e : registry())
+      v.push_back(e.name);
     return v;
   }();
   return names;
@@ -99,8 +100,8 @@ std::unique_ptr<Backend> open_backend(std::string_view requested, const BackendO
     for (const Entry& e : registry()) {
       std::error_code why;
       if (auto backend = e.open(options, sink, why)) return backend;
-      refused += std::string(refused.empty() ? "" : "; ") + std::string(e.name) + ": " +
-                 why.message();
+      refused +=
+          std::string(refused.empty() ? "" : "; ") + std::string(e.name) + ": " + why.message();
     }
     ec = std::make_error_code(std::errc::function_not_supported);
     message = "corio: no backend opens on this system (" + refused + ")";

@@ -70,7 +70,6 @@ class Backend {
 
 /// Creates a backend that pushes its completions into `sink`, or sets `ec`.
 using BackendFactory = std::unique_ptr<Backend> (*)(const BackendOptions& options,
-                                                    CompletionQueue& sink,
-                                                    std::error_code& ec);
+                                                    CompletionQueue& sink, std::error_code& ec);
 
 }  // namespace corio

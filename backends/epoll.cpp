@@ -1,0 +1,194 @@
+// epoll backend. Each fd is registered once, edge-triggered for both directions, the
+// first time an operation on it has to wait; after that the loop never calls epoll_ctl
+// again until release(). Readiness is cached per fd so a socket known to be drained (a
+// short stream read) or full (a short send) queues the next operation without paying
+// for a syscall that would only say EAGAIN: the kernel raises a new edge when that
+// changes (Tokio's scheme: PollEvented::poll_read in tokio/src/io/poll_evented.rs).
+#include "backends/epoll.hpp"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <new>
+
+#include "backends/readiness.hpp"
+
+namespace corio {
+namespace {
+
+using readiness::FdState;
+using readiness::Side;
+
+constexpr int max_events = 256;
+constexpr std::uint32_t read_events = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+constexpr std::uint32_t write_events = EPOLLOUT | EPOLLHUP | EPOLLERR;
+constexpr int read_side = static_cast<int>(Side::read);
+constexpr int write_side = static_cast<int>(Side::write);
+
+class EpollBackend final : public Backend {
+ public:
+  EpollBackend(int epoll_fd, int wake_fd, CompletionQueue& sink) noexcept
+      : epoll_fd_(epoll_fd), wake_fd_(wake_fd), sink_(sink) {}
+  ~EpollBackend() override {
+    ::close(wake_fd_);
+    ::close(epoll_fd_);
+  }
+  EpollBackend(const EpollBackend&) = delete;
+  EpollBackend& operator=(const EpollBackend&) = delete;
+
+  [[nodiscard]] std::string_view name() const noexcept override { return "epoll"; }
+  [[nodiscard]] Capability capabilities() const noexcept override {
+    return Capability::edge_triggered;
+  }
+
+  bool submit(Operation& op) noexcept override {
+    if (op.handle < 0 || op.handle > INT_MAX) return finish(op, -EBADF);
+    op.backend_state = 0;
+    const int fd = static_cast<int>(op.handle);
+    FdState* state = table_.at(fd);
+    if (state == nullptr) return finish(op, -ENOMEM);
+    const Side side = readiness::side_of(op.code);
+    const int s = static_cast<int>(side);
+    readiness::OpQueue& queue = state->queue(side);
+    // Waiting operations go first (FIFO); otherwise try at once unless the cache already
+    // knows the answer is EAGAIN.
+    if (queue.empty() && state->ready[s]) {
+      const std::intptr_t r = readiness::perform(op);
+      if (r != -EAGAIN) {
+        if (readiness::exhausted(*state, op, r)) state->ready[s] = false;
+        return finish(op, r);
+      }
+      state->ready[s] = false;
+    }
+    if (!state->registered) {
+      // Registering reports the fd's current state as an edge, so readiness that
+      // arrived between the EAGAIN above and this call is not lost.
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+      ev.data.fd = fd;
+      if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST) {
+        return finish(op, -errno);
+      }
+      state->registered = true;
+    }
+    queue.push_back(op);
+    return false;
+  }
+
+  void cancel(Operation& op) noexcept override { readiness::cancel(table_, op, sink_); }
+
+  void release(native_handle handle) noexcept override {
+    FdState* state = table_.find(handle);
+    if (state == nullptr) return;
+    if (state->registered) {
+      // The fd may already be closed, which removed it from the set: ignore errors.
+      epoll_event ev{};
+      (void)::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, static_cast<int>(handle), &ev);
+    }
+    table_.reset(handle);
+  }
+
+  int wait(std::chrono::nanoseconds timeout) noexcept override {
+    const int n =
+        ::epoll_wait(epoll_fd_, events_.data(), max_events, readiness::timeout_ms(timeout));
+    if (n < 0) return -errno;
+    int pushed = 0;
+    for (int i = 0; i < n; ++i) {
+      const epoll_event& ev = events_[static_cast<std::size_t>(i)];
+      if (ev.data.fd == wake_fd_) {
+        drain_wake();
+        continue;
+      }
+      FdState* state = table_.find(ev.data.fd);
+      if (state == nullptr || !state->registered) continue;
+      const std::uint32_t bits = ev.events;
+      // After a hang-up or error no further edge comes, so a short read must no longer
+      // mark the side drained (hup is sticky until release).
+      if ((bits & (EPOLLHUP | EPOLLERR)) != 0) state->hup[write_side] = true;
+      if ((bits & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) != 0) state->hup[read_side] = true;
+      if ((bits & read_events) != 0) {
+        state->ready[read_side] = true;
+        pushed += readiness::run_queue(*state, Side::read, sink_, true);
+      }
+      if ((bits & write_events) != 0) {
+        state->ready[write_side] = true;
+        pushed += readiness::run_queue(*state, Side::write, sink_, true);
+      }
+    }
+    return pushed;
+  }
+
+  void wake() noexcept override {
+    // One write per wait is enough however many threads wake us.
+    if (woken_.exchange(true, std::memory_order_acq_rel)) return;
+    const std::uint64_t one = 1;
+    // EAGAIN would mean the counter is full, i.e. a wake-up is already pending.
+    while (::write(wake_fd_, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+  }
+
+ private:
+  static bool finish(Operation& op, std::intptr_t result) noexcept {
+    op.result = result;
+    return true;
+  }
+
+  void drain_wake() noexcept {
+    // Clear the flag before reading: a wake racing with us then writes again and at
+    // worst makes the next wait return early, instead of being swallowed.
+    woken_.store(false, std::memory_order_release);
+    std::uint64_t count = 0;
+    while (::read(wake_fd_, &count, sizeof count) < 0 && errno == EINTR) {
+    }
+  }
+
+  int epoll_fd_;
+  int wake_fd_;
+  CompletionQueue& sink_;
+  readiness::FdTable table_;
+  std::atomic<bool> woken_{false};
+  std::array<epoll_event, max_events> events_{};
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> open_epoll_backend(const BackendOptions& /*options*/,
+                                            CompletionQueue& sink, std::error_code& ec) {
+  ec.clear();
+  const int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd < 0) {
+    ec.assign(errno, std::system_category());
+    return nullptr;
+  }
+  const int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd < 0) {
+    ec.assign(errno, std::system_category());
+    ::close(epoll_fd);
+    return nullptr;
+  }
+  // Level-triggered: the counter stays readable until wait() drains it.
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = wake_fd;
+  if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev) < 0) {
+    ec.assign(errno, std::system_category());
+    ::close(wake_fd);
+    ::close(epoll_fd);
+    return nullptr;
+  }
+  std::unique_ptr<Backend> backend(new (std::nothrow) EpollBackend(epoll_fd, wake_fd, sink));
+  if (!backend) {
+    ec = std::make_error_code(std::errc::not_enough_memory);
+    ::close(wake_fd);
+    ::close(epoll_fd);
+  }
+  return backend;
+}
+
+}  // namespace corio

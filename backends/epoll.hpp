@@ -1,0 +1,15 @@
+// Linux epoll backend: edge-triggered readiness, each fd registered once.
+#pragma once
+
+#include <memory>
+#include <system_error>
+
+#include "corio/reactor/backend.hpp"
+
+namespace corio {
+
+/// Opens an epoll instance and its wake-up eventfd; sets `ec` if the kernel refuses.
+std::unique_ptr<Backend> open_epoll_backend(const BackendOptions& options, CompletionQueue& sink,
+                                            std::error_code& ec);
+
+}  // namespace corio

@@ -1,0 +1,182 @@
+// poll() backend: the portable fallback. Level-triggered, so it caches no readiness: an
+// operation is tried at once and queued on EAGAIN, and each wait asks the kernel about
+// exactly the fds that have waiters. Those fds are kept in a compact list so a wait
+// costs O(waiting fds), not O(highest fd number).
+#include "backends/poll.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <new>
+#include <vector>
+
+#include "backends/readiness.hpp"
+
+namespace corio {
+namespace {
+
+using readiness::FdState;
+using readiness::Side;
+
+constexpr short read_revents = POLLIN | POLLHUP | POLLERR | POLLNVAL;
+constexpr short write_revents = POLLOUT | POLLHUP | POLLERR | POLLNVAL;
+
+class PollBackend final : public Backend {
+ public:
+  PollBackend(int wake_read, int wake_write, CompletionQueue& sink) noexcept
+      : wake_read_(wake_read), wake_write_(wake_write), sink_(sink) {}
+  ~PollBackend() override {
+    ::close(wake_read_);
+    ::close(wake_write_);
+  }
+  PollBackend(const PollBackend&) = delete;
+  PollBackend& operator=(const PollBackend&) = delete;
+
+  [[nodiscard]] std::string_view name() const noexcept override { return "poll"; }
+  [[nodiscard]] Capability capabilities() const noexcept override { return Capability::none; }
+
+  bool submit(Operation& op) noexcept override {
+    if (op.handle < 0 || op.handle > INT_MAX) return finish(op, -EBADF);
+    op.backend_state = 0;
+    const int fd = static_cast<int>(op.handle);
+    FdState* state = table_.at(fd);
+    if (state == nullptr) return finish(op, -ENOMEM);
+    readiness::OpQueue& queue = state->queue(readiness::side_of(op.code));
+    // Waiting operations go first (FIFO); otherwise try at once.
+    if (queue.empty()) {
+      const std::intptr_t r = readiness::perform(op);
+      if (r != -EAGAIN) return finish(op, r);
+    }
+    if (state->slot == FdState::no_slot) {
+      try {
+        waiting_.push_back(fd);
+      } catch (...) {
+        return finish(op, -ENOMEM);
+      }
+      state->slot = static_cast<std::uint32_t>(waiting_.size() - 1);
+    }
+    queue.push_back(op);
+    return false;
+  }
+
+  void cancel(Operation& op) noexcept override { readiness::cancel(table_, op, sink_); }
+
+  void release(native_handle handle) noexcept override {
+    FdState* state = table_.find(handle);
+    if (state == nullptr) return;
+    if (state->slot != FdState::no_slot) unlist(*state);
+    table_.reset(handle);
+  }
+
+  int wait(std::chrono::nanoseconds timeout) noexcept override {
+    pollfds_.clear();  // keeps its capacity: no allocation in steady state
+    try {
+      pollfds_.push_back(pollfd{wake_read_, POLLIN, 0});
+      for (std::size_t i = 0; i < waiting_.size();) {
+        FdState& state = *table_.find(waiting_[i]);
+        if (!state.has_waiters()) {  // emptied by completions or cancels since
+          unlist(state);             // moves the last entry into slot i
+          continue;
+        }
+        short events = 0;
+        if (!state.queue(Side::read).empty()) events |= POLLIN;
+        if (!state.queue(Side::write).empty()) events |= POLLOUT;
+        pollfds_.push_back(pollfd{waiting_[i], events, 0});
+        ++i;
+      }
+    } catch (...) {
+      return -ENOMEM;
+    }
+    const int n = ::poll(pollfds_.data(), static_cast<nfds_t>(pollfds_.size()),
+                         readiness::timeout_ms(timeout));
+    if (n < 0) return -errno;
+    if (pollfds_[0].revents != 0) drain_wake();
+    int pushed = 0;
+    for (std::size_t i = 1; i < pollfds_.size(); ++i) {
+      const pollfd& p = pollfds_[i];
+      if (p.revents == 0) continue;
+      FdState& state = *table_.find(p.fd);
+      // POLLNVAL (closed under us) runs the queues too, so their operations finish with
+      // EBADF instead of spinning here forever.
+      if ((p.revents & read_revents) != 0) {
+        pushed += readiness::run_queue(state, Side::read, sink_, false);
+      }
+      if ((p.revents & write_revents) != 0) {
+        pushed += readiness::run_queue(state, Side::write, sink_, false);
+      }
+    }
+    return pushed;
+  }
+
+  void wake() noexcept override {
+    // One byte per wait is enough however many threads wake us.
+    if (woken_.exchange(true, std::memory_order_acq_rel)) return;
+    const char byte = 1;
+    // EAGAIN would mean the pipe is full, i.e. a wake-up is already pending.
+    while (::write(wake_write_, &byte, 1) < 0 && errno == EINTR) {
+    }
+  }
+
+ private:
+  static bool finish(Operation& op, std::intptr_t result) noexcept {
+    op.result = result;
+    return true;
+  }
+
+  // Removes `state`'s fd from the waiting list by moving the last entry into its slot.
+  void unlist(FdState& state) noexcept {
+    const std::uint32_t slot = state.slot;
+    const int last = waiting_.back();
+    waiting_[slot] = last;
+    table_.find(last)->slot = slot;
+    waiting_.pop_back();
+    state.slot = FdState::no_slot;
+  }
+
+  void drain_wake() noexcept {
+    // Clear the flag before reading: a wake racing with us then writes again and at
+    // worst makes the next wait return early, instead of being swallowed.
+    woken_.store(false, std::memory_order_release);
+    char buf[64];
+    for (;;) {
+      const ssize_t r = ::read(wake_read_, buf, sizeof buf);
+      if (r > 0 || (r < 0 && errno == EINTR)) continue;
+      break;  // EAGAIN: empty
+    }
+  }
+
+  int wake_read_;
+  int wake_write_;
+  CompletionQueue& sink_;
+  readiness::FdTable table_;
+  std::vector<int> waiting_;  // fds whose queues may be non-empty
+  std::vector<pollfd> pollfds_;
+  std::atomic<bool> woken_{false};
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> open_poll_backend(const BackendOptions& /*options*/, CompletionQueue& sink,
+                                           std::error_code& ec) {
+  ec.clear();
+  // A pipe rather than an eventfd: the fallback must not depend on Linux extras.
+  int fds[2];
+  if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
+    ec.assign(errno, std::system_category());
+    return nullptr;
+  }
+  std::unique_ptr<Backend> backend(new (std::nothrow) PollBackend(fds[0], fds[1], sink));
+  if (!backend) {
+    ec = std::make_error_code(std::errc::not_enough_memory);
+    ::close(fds[0]);
+    ::close(fds[1]);
+  }
+  return backend;
+}
+
+}  // namespace corio

@@ -1,0 +1,15 @@
+// Portable poll() backend: level-triggered readiness, the fallback on any POSIX system.
+#pragma once
+
+#include <memory>
+#include <system_error>
+
+#include "corio/reactor/backend.hpp"
+
+namespace corio {
+
+/// Opens the poll() backend and its wake-up pipe; sets `ec` if the pipe cannot be made.
+std::unique_ptr<Backend> open_poll_backend(const BackendOptions& options, CompletionQueue& sink,
+                                           std::error_code& ec);
+
+}  // namespace corio

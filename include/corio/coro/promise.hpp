@@ -1,0 +1,166 @@
+// The state every corio coroutine frame carries. Any Coro frame can become the root of
+// a task, so the task's bookkeeping lives in the promise itself: create_task() then
+// costs no allocation beyond the coroutine frame the user already made.
+#pragma once
+
+#include <concepts>
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+
+namespace corio {
+
+class EventLoop;
+
+namespace detail {
+
+class PromiseBase;
+
+/// Something waiting for a task to finish (an awaiter, gather, wait, ...). Linked into
+/// the task's waiter list; `on_done` runs synchronously when the task finishes and must
+/// only record the fact and schedule work, never resume a coroutine itself.
+struct TaskWaiter {
+  using DoneFn = void (*)(TaskWaiter&) noexcept;
+
+  DoneFn on_done = nullptr;
+  PromiseBase* target = nullptr;  // the task waited on while linked, else nullptr
+  TaskWaiter* next = nullptr;
+  TaskWaiter* prev = nullptr;
+
+  [[nodiscard]] bool linked() const noexcept { return target != nullptr; }
+};
+
+/// One suspension of a task that Task::cancel() can interrupt. An awaiter derives from
+/// it, calls begin() in await_suspend and end() when it is resumed. `cancel_fn` decides
+/// what cancelling means for this kind of wait (cancel I/O, drop a timer, ...).
+class WaitPoint {
+ public:
+  using CancelFn = void (*)(WaitPoint&) noexcept;
+
+  explicit WaitPoint(CancelFn fn) noexcept : cancel_fn_(fn) {}
+  /// Moving is for awaiters not yet awaited (e.g. handed to gather); an awaiter that is
+  /// suspended must stay where it is.
+  WaitPoint(WaitPoint&& other) noexcept : cancel_fn_(other.cancel_fn_) {}
+  WaitPoint& operator=(WaitPoint&&) = delete;
+
+  /// Called by Task::cancel() while the task is suspended here.
+  void request_cancel() noexcept {
+    cancel_requested_ = true;
+    cancel_fn_(*this);
+  }
+
+ protected:
+  /// Registers this suspension with the caller's task. Returns false when a
+  /// cancellation is already pending: the awaiter must then not suspend, and
+  /// await_resume must throw CancelledError (throw_if_cancelled does).
+  inline bool begin(PromiseBase& caller) noexcept;
+  /// Unregisters; after this a cancel() of the task is kept for its next await.
+  inline void end() noexcept;
+  /// The operation finished normally although a cancel was asked for: the task must
+  /// still see the cancellation, at its next await.
+  inline void defer_cancel() noexcept;
+  void throw_if_cancelled() const {
+    if (cancelled_) throw_cancelled();
+  }
+  [[noreturn]] static void throw_cancelled();
+
+  PromiseBase* task_ = nullptr;
+  bool cancel_requested_ = false;  // request_cancel() was called
+  bool cancelled_ = false;         // this await ends with CancelledError
+
+ private:
+  CancelFn cancel_fn_;
+};
+
+/// Where a frame stands when it is a task root.
+enum class TaskState : std::uint8_t {
+  inline_coro,  ///< not a task: a Coro awaited inside another coroutine
+  scheduled,    ///< created; its first step waits in the ready queue
+  running,      ///< started; suspended or running right now
+  done,         ///< finished: result, exception or cancelled
+};
+
+/// Base of every corio promise: the await chain plus (for roots) the task state.
+class PromiseBase {
+ public:
+  PromiseBase() noexcept = default;
+  PromiseBase(const PromiseBase&) = delete;
+  PromiseBase& operator=(const PromiseBase&) = delete;
+
+  /// The root promise of the task this frame runs in.
+  [[nodiscard]] PromiseBase* task() const noexcept { return task_; }
+
+  // --- Await chain (every frame) ---
+  std::coroutine_handle<> continuation_{};  // who awaits this Coro
+  PromiseBase* task_ = nullptr;
+  std::exception_ptr exception_{};
+
+  // --- Task state (roots only) ---
+  std::coroutine_handle<> self_{};
+  EventLoop* loop_ = nullptr;
+  TaskWaiter* waiters_head_ = nullptr;
+  TaskWaiter* waiters_tail_ = nullptr;
+  WaitPoint* wait_point_ = nullptr;   // the current cancellable suspension
+  PromiseBase* next_task_ = nullptr;  // the loop's list of live tasks
+  PromiseBase* prev_task_ = nullptr;
+  std::uint32_t refs_ = 0;             // Task handles + the loop's while unfinished
+  std::uint32_t cancel_requests_ = 0;  // asyncio's cancelling()
+  TaskState state_ = TaskState::inline_coro;
+  bool must_cancel_ = false;  // deliver CancelledError at the next await
+  bool cancelled_ = false;    // finished by CancelledError
+  bool retrieved_ = false;    // someone looked at the exception
+
+  [[nodiscard]] bool done() const noexcept { return state_ == TaskState::done; }
+
+  void add_ref() noexcept { ++refs_; }
+  /// Drops a reference; the last one destroys the frame (reporting an exception
+  /// nobody retrieved, like asyncio's "Task exception was never retrieved").
+  void release_ref() noexcept;
+  /// Task::cancel(): false if already done.
+  bool request_cancel() noexcept;
+  void add_waiter(TaskWaiter& w) noexcept;
+  void remove_waiter(TaskWaiter& w) noexcept;
+  /// Rethrows the task's exception (marking it retrieved), if any.
+  void rethrow_if_failed() {
+    if (exception_) {
+      retrieved_ = true;
+      std::rethrow_exception(exception_);
+    }
+  }
+
+  /// Turns this frame into a task on `loop` and queues its first step.
+  void start_task(EventLoop& loop, std::coroutine_handle<> self);
+  /// The root finished (from final_suspend, or cancelled before its first step).
+  void finish_task() noexcept;
+  /// Destroys a task that never finished (loop teardown).
+  void abandon_task() noexcept;
+
+ private:
+  void destroy_frame() noexcept;
+};
+
+bool WaitPoint::begin(PromiseBase& caller) noexcept {
+  task_ = caller.task_;
+  if (task_->must_cancel_) {
+    task_->must_cancel_ = false;
+    cancelled_ = true;
+    return false;
+  }
+  task_->wait_point_ = this;
+  return true;
+}
+
+void WaitPoint::end() noexcept {
+  if (task_->wait_point_ == this) task_->wait_point_ = nullptr;
+}
+
+void WaitPoint::defer_cancel() noexcept {
+  task_->must_cancel_ = true;
+}
+
+/// A coroutine promise corio's awaiters can work with.
+template <class P>
+concept CorioPromise = std::derived_from<P, PromiseBase>;
+
+}  // namespace detail
+}  // namespace corio

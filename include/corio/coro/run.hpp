@@ -1,0 +1,29 @@
+// run(): the program's entry into corio (asyncio.run).
+#pragma once
+
+#include <utility>
+
+#include "corio/coro/coro.hpp"
+#include "corio/coro/errors.hpp"
+#include "corio/coro/loop.hpp"
+#include "corio/coro/task.hpp"
+
+namespace corio {
+
+/// Makes a fresh loop, runs `main` to completion, cancels every task still pending and
+/// waits for them, closes the loop, and returns main's result or rethrows its
+/// exception (asyncio.run). Throws BackendError if the backend cannot open and
+/// InvalidStateError if a loop is already running on this thread.
+template <class T>
+T run(Coro<T> main, const RunOptions& options = {}) {
+  if (EventLoop::current() != nullptr) {
+    throw InvalidStateError("corio::run() cannot be called from a running event loop");
+  }
+  EventLoop loop(options);
+  Task<T> task = create_task(std::move(main));
+  loop.run_until_done(task.promise());
+  loop.cancel_all_and_drain();
+  return std::move(task).result();
+}
+
+}  // namespace corio

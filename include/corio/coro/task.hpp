@@ -1,0 +1,155 @@
+// Task<T>: a coroutine scheduled on the loop at once and owned by the loop until it
+// finishes, so dropping the handle never destroys (or loses) a running task.
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <type_traits>
+#include <utility>
+
+#include "corio/coro/coro.hpp"
+#include "corio/coro/errors.hpp"
+#include "corio/coro/loop.hpp"
+#include "corio/coro/promise.hpp"
+
+namespace corio {
+
+/// A handle to a running task (asyncio.Task). Copies share the task. Awaiting it gives
+/// its result or rethrows its exception; any number of coroutines may await it.
+template <class T = void>
+class Task {
+ public:
+  using value_type = T;
+  using promise_type = detail::Promise<T>;
+
+  Task() noexcept = default;
+  /// Adopts one reference to the root promise `p`.
+  explicit Task(promise_type* p) noexcept : p_(p) {}
+  Task(const Task& o) noexcept : p_(o.p_) {
+    if (p_) p_->add_ref();
+  }
+  Task(Task&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  Task& operator=(Task o) noexcept {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  ~Task() {
+    if (p_) p_->release_ref();
+  }
+
+  [[nodiscard]] bool valid() const noexcept { return p_ != nullptr; }
+  /// True once the task has a result, an exception, or was cancelled.
+  [[nodiscard]] bool done() const noexcept { return p_->done(); }
+  /// True if the task finished by CancelledError.
+  [[nodiscard]] bool cancelled() const noexcept { return p_->done() && p_->cancelled_; }
+  /// Asks the task to stop: its current (or next) await throws CancelledError.
+  /// Returns false if the task is already done (asyncio.Task.cancel()).
+  bool cancel() noexcept { return p_->request_cancel(); }
+  /// Number of cancellation requests not yet withdrawn (asyncio's cancelling()).
+  [[nodiscard]] unsigned cancelling() const noexcept { return p_->cancel_requests_; }
+  /// Withdraws one cancellation request; returns the remaining count.
+  unsigned uncancel() noexcept {
+    if (p_->cancel_requests_ > 0) --p_->cancel_requests_;
+    return p_->cancel_requests_;
+  }
+
+  /// The result (a copy), or rethrows the task's exception; InvalidStateError if the
+  /// task has not finished.
+  decltype(auto) result() const& {
+    check_done();
+    if constexpr (std::is_void_v<T>) {
+      p_->peek();
+    } else {
+      return T(p_->peek());
+    }
+  }
+  /// The result, moved out of the task.
+  T result() && {
+    check_done();
+    return p_->take();
+  }
+  /// The exception the task finished with (nullptr if it returned normally);
+  /// InvalidStateError if it has not finished.
+  [[nodiscard]] std::exception_ptr exception() const {
+    check_done();
+    p_->retrieved_ = true;
+    return p_->exception_;
+  }
+
+  /// The shared task state, for the library's own awaiters.
+  [[nodiscard]] promise_type& promise() const noexcept { return *p_; }
+
+  class Awaiter;
+  Awaiter operator co_await() const& noexcept { return Awaiter(p_, false); }
+  Awaiter operator co_await() && noexcept { return Awaiter(p_, true); }
+
+  friend bool operator==(const Task& a, const Task& b) noexcept { return a.p_ == b.p_; }
+
+ private:
+  void check_done() const {
+    if (!p_->done()) throw InvalidStateError("corio: the task has not finished");
+  }
+  promise_type* p_ = nullptr;
+};
+
+/// Waits for a task; cancelling the waiter cancels the task too, as in asyncio (use
+/// shield() to prevent that).
+template <class T>
+class Task<T>::Awaiter : detail::WaitPoint, detail::TaskWaiter {
+ public:
+  Awaiter(promise_type* p, bool move_out) noexcept
+      : WaitPoint(&on_cancel), p_(p), move_out_(move_out) {
+    on_done = &on_task_done;
+  }
+  bool await_ready() const noexcept { return p_->done(); }
+  template <detail::CorioPromise P>
+  bool await_suspend(std::coroutine_handle<P> caller) noexcept {
+    if (!begin(caller.promise())) return false;
+    caller_ = caller;
+    p_->add_waiter(*this);
+    return true;
+  }
+  T await_resume() {
+    throw_if_cancelled();
+    if constexpr (std::is_void_v<T>) {
+      p_->peek();
+    } else if (move_out_) {
+      return p_->take();
+    } else {
+      return T(p_->peek());
+    }
+  }
+
+ private:
+  static void on_task_done(detail::TaskWaiter& w) noexcept {
+    auto& self = static_cast<Awaiter&>(w);
+    self.end();
+    EventLoop::running().schedule(self.caller_);
+  }
+  static void on_cancel(detail::WaitPoint& wp) noexcept {
+    static_cast<Awaiter&>(wp).p_->request_cancel();
+  }
+
+  promise_type* p_;
+  std::coroutine_handle<> caller_{};
+  bool move_out_;
+};
+
+/// Schedules `coro` on the running loop and returns at once, without yielding
+/// (asyncio.create_task). The loop keeps the task alive until it finishes.
+template <class T>
+[[nodiscard("keep the Task to await it; the loop runs it either way")]] Task<T> create_task(
+    Coro<T> coro) {
+  auto h = coro.release();
+  h.promise().start_task(EventLoop::running(), h);
+  return Task<T>(&h.promise());
+}
+
+/// Spawns a task whose handle the caller does not need (it still runs to the end and
+/// its exception, if never retrieved, is reported).
+template <class T>
+void spawn(Coro<T> coro) {
+  (void)create_task(std::move(coro));
+}
+
+}  // namespace corio

@@ -1,0 +1,196 @@
+// wait() and wait_for(): waiting on tasks with a condition or a time limit.
+#pragma once
+
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "corio/coro/children.hpp"
+#include "corio/coro/errors.hpp"
+#include "corio/coro/promise.hpp"
+#include "corio/coro/task.hpp"
+#include "corio/reactor/timer.hpp"
+
+namespace corio {
+
+/// When wait() returns (asyncio's return_when).
+enum class ReturnWhen : std::uint8_t {
+  first_completed,  ///< as soon as any task finishes or is cancelled
+  first_exception,  ///< as soon as any task raises (else like all_completed)
+  all_completed,    ///< when every task has finished
+};
+inline constexpr ReturnWhen FIRST_COMPLETED = ReturnWhen::first_completed;
+inline constexpr ReturnWhen FIRST_EXCEPTION = ReturnWhen::first_exception;
+inline constexpr ReturnWhen ALL_COMPLETED = ReturnWhen::all_completed;
+
+/// What wait() returns: `auto [done, pending] = co_await wait(...)`.
+template <class T>
+struct WaitResult {
+  std::vector<Task<T>> done;
+  std::vector<Task<T>> pending;
+};
+
+namespace detail {
+
+/// The part of wait() that does not depend on the result type.
+class WaitCore : WaitPoint, Timer {
+ public:
+  struct Child : TaskWaiter {
+    WaitCore* owner = nullptr;
+    PromiseBase* task = nullptr;
+  };
+
+  WaitCore(ReturnWhen when, std::optional<Duration> timeout) noexcept
+      : WaitPoint(&on_cancel), when_(when), timeout_(timeout) {
+    on_fire = &fired;
+  }
+
+ protected:
+  bool suspend(std::span<Child> children, PromiseBase& caller, std::coroutine_handle<> h);
+  void check_cancelled() const { throw_if_cancelled(); }
+
+ private:
+  static void on_child_done(TaskWaiter& w) noexcept;
+  static void fired(Timer& t) noexcept;
+  static void on_cancel(WaitPoint& wp) noexcept;
+  [[nodiscard]] bool satisfied_by(const PromiseBase& t) const noexcept;
+  void settle() noexcept;
+
+  std::span<Child> children_;
+  std::size_t remaining_ = 0;
+  std::coroutine_handle<> caller_{};
+  ReturnWhen when_;
+  std::optional<Duration> timeout_;
+};
+
+template <class T>
+class [[nodiscard]] WaitAwaiter : WaitCore {
+ public:
+  WaitAwaiter(std::vector<Task<T>> tasks, ReturnWhen when, std::optional<Duration> timeout)
+      : WaitCore(when, timeout), tasks_(std::move(tasks)), nodes_(tasks_.size()) {}
+
+  bool await_ready() const noexcept { return false; }
+  template <CorioPromise P>
+  bool await_suspend(std::coroutine_handle<P> caller) {
+    for (std::size_t i = 0; i < tasks_.size(); ++i)
+      nodes_[i].task = &tasks_[i].promise();
+    return suspend(nodes_, caller.promise(), caller);
+  }
+  WaitResult<T> await_resume() {
+    check_cancelled();
+    WaitResult<T> r;
+    for (Task<T>& t : tasks_)
+      (t.done() ? r.done : r.pending).push_back(std::move(t));
+    return r;
+  }
+
+ private:
+  std::vector<Task<T>> tasks_;
+  std::vector<Child> nodes_;
+};
+
+/// wait_for's awaiter: races one task against a deadline.
+template <class T>
+class [[nodiscard]] WaitForAwaiter : WaitPoint, Timer, TaskWaiter {
+ public:
+  WaitForAwaiter(Task<T> child, Duration timeout, bool owned)
+      : WaitPoint(&on_cancel), child_(std::move(child)), timeout_(timeout), owned_(owned) {
+    on_fire = &fired;
+    on_done = &on_child_done;
+  }
+
+  bool await_ready() const noexcept { return child_.done(); }
+  template <CorioPromise P>
+  bool await_suspend(std::coroutine_handle<P> caller) {
+    if (!begin(caller.promise())) {
+      child_.cancel();  // the caller will not wait for it
+      return false;
+    }
+    caller_ = caller;
+    EventLoop& loop = *WaitPoint::task_->loop_;
+    if (timeout_ <= Duration::zero()) {
+      state_ = State::timed_out;
+      child_.cancel();
+    } else {
+      deadline = loop.now() + timeout_;
+      loop.reactor().add_timer(*this);
+    }
+    child_.promise().add_waiter(*this);
+    return true;
+  }
+  T await_resume() {
+    throw_if_cancelled();
+    PromiseBase& p = child_.promise();
+    if (cancel_requested_ || (state_ == State::timed_out && p.cancelled_)) {
+      p.retrieved_ = true;
+      if (cancel_requested_) {
+        cancelled_ = true;
+        throw_if_cancelled();
+      }
+      throw TimeoutError();
+    }
+    // Finished in time, or it swallowed the cancellation and returned a value (which
+    // asyncio 3.12 returns too), or it failed with its own exception.
+    if constexpr (std::is_void_v<T>) {
+      child_.promise().take();
+    } else {
+      return owned_ ? child_.promise().take() : T(child_.promise().peek());
+    }
+  }
+
+ private:
+  enum class State : std::uint8_t { waiting, timed_out };
+
+  static void fired(Timer& t) noexcept {
+    auto& self = static_cast<WaitForAwaiter&>(t);
+    self.state_ = State::timed_out;
+    self.child_.cancel();  // then keep waiting until it has really finished
+  }
+  static void on_cancel(WaitPoint& wp) noexcept {
+    auto& self = static_cast<WaitForAwaiter&>(wp);
+    self.child_.cancel();
+  }
+  static void on_child_done(TaskWaiter& w) noexcept {
+    auto& self = static_cast<WaitForAwaiter&>(w);
+    EventLoop& loop = *self.WaitPoint::task_->loop_;
+    loop.reactor().cancel_timer(self);
+    self.end();
+    loop.schedule(self.caller_);
+  }
+
+  Task<T> child_;
+  Duration timeout_;
+  std::coroutine_handle<> caller_{};
+  State state_ = State::waiting;
+  bool owned_;
+};
+
+}  // namespace detail
+
+/// Waits for the tasks until `when` is met or `timeout` passes (asyncio.wait). Never
+/// raises TimeoutError and never cancels the tasks: on timeout the unfinished ones are
+/// in `pending`. An empty list is an error (std::invalid_argument, asyncio's ValueError).
+template <class T>
+detail::WaitAwaiter<T> wait(std::vector<Task<T>> tasks, ReturnWhen when = ALL_COMPLETED,
+                            std::optional<Duration> timeout = std::nullopt) {
+  if (tasks.empty()) throw std::invalid_argument("corio::wait: the set of tasks is empty");
+  return detail::WaitAwaiter<T>(std::move(tasks), when, timeout);
+}
+
+/// Awaits `aw` (a Coro, which becomes a task, or a Task) for at most `timeout`
+/// (asyncio.wait_for). On expiry it cancels the work, waits until it has really
+/// finished (its cleanup has run), then throws TimeoutError. Cancelling the caller
+/// cancels the work too. A timeout <= 0 times out at once unless the work is done.
+template <detail::Gatherable A, class Rep, class Period>
+auto wait_for(A&& aw, std::chrono::duration<Rep, Period> timeout) {
+  using T = typename detail::task_for_t<A>::value_type;
+  return detail::WaitForAwaiter<T>(detail::to_task(std::forward<A>(aw)),
+                                   std::chrono::ceil<Duration>(timeout), detail::owns_result_v<A>);
+}
+
+}  // namespace corio
