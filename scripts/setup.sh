@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs every Debian package that corio's build, tests, examples and benchmarks
+# need. Quiet and quick when they are all there already; run as root (or with sudo).
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ clang-14 pkg-config python3
+  libgtest-dev libgmock-dev libbenchmark-dev liburing-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "corio setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
