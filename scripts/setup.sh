@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  cmake ninja-build g++ clang-14 pkg-config python3
+  cmake ninja-build g++ clang-14 libclang-rt-14-dev pkg-config python3
   libgtest-dev libgmock-dev libbenchmark-dev liburing-dev
 )
 

@@ -64,7 +64,9 @@ class [[nodiscard]] GatherN : GatherCore {
                          std::tuple<value_or_none_t<typename task_for_t<Args>::value_type>...>>;
 
   explicit GatherN(Args&&... args)
-      : GatherCore(ReturnExc), tasks_(to_task(std::forward<Args>(args))...) {}
+      // Braces: a braced list is evaluated left to right, so the tasks are created (and
+      // first run) in argument order, as asyncio.gather does.
+      : GatherCore(ReturnExc), tasks_{to_task(std::forward<Args>(args))...} {}
 
   bool await_ready() const noexcept { return false; }
   template <CorioPromise P>

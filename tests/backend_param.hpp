@@ -1,0 +1,51 @@
+// Shared by the suites that run once per backend: test names end in the backend's
+// name (`.../epoll`, `.../poll`).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <utility>
+
+#include "corio/corio.hpp"
+
+namespace corio::testing {
+
+/// A fixture parameterised by backend name, with helpers to run a coroutine on a fresh
+/// loop of that backend, in real or virtual time.
+class BackendTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  [[nodiscard]] RunOptions options() const {
+    RunOptions o;
+    o.backend = GetParam();
+    return o;
+  }
+  /// Runs `main` on the real clock.
+  template <class T>
+  T run(Coro<T> main) {
+    return corio::run(std::move(main), options());
+  }
+  /// Runs `main` in virtual time: sleeps finish as soon as the loop is idle, in deadline
+  /// order, so timer logic is tested without real waiting.
+  template <class T>
+  T run_virtual(Coro<T> main) {
+    RunOptions o = options();
+    o.clock = &clock_;
+    return corio::run(std::move(main), o);
+  }
+  /// Virtual time elapsed since the test started (run_virtual only).
+  [[nodiscard]] Duration virtual_elapsed() const { return clock_.now() - TimePoint{}; }
+
+  ManualClock clock_;
+};
+
+inline std::string backend_test_name(const ::testing::TestParamInfo<std::string>& info) {
+  return info.param;
+}
+
+}  // namespace corio::testing
+
+/// Instantiates `suite` once per backend that opens on this machine.
+#define CORIO_INSTANTIATE_BACKEND_SUITE(suite)                                              \
+  INSTANTIATE_TEST_SUITE_P(Backends, suite, ::testing::ValuesIn(corio::available_backends()), \
+                           ::corio::testing::backend_test_name)
