@@ -61,10 +61,8 @@ value_or_none_t<T> finished_value(Task<T>& t, bool move_out) {
   if constexpr (std::is_void_v<T>) {
     t.promise().peek();
     return {};
-  } else if (move_out) {
-    return t.promise().take();
   } else {
-    return T(t.promise().peek());
+    return t.promise().get(move_out);
   }
 }
 

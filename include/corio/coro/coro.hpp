@@ -57,6 +57,14 @@ class Promise final : public PromiseBase {
     rethrow_if_failed();
     return *value_;
   }
+  /// Moves the result out when `move_out` (or when T cannot be copied: then the first
+  /// consumer gets it), else copies it.
+  T get(bool move_out) {
+    if constexpr (std::is_copy_constructible_v<T>) {
+      if (!move_out) return T(peek());
+    }
+    return take();
+  }
 
  private:
   std::optional<T> value_;
@@ -72,6 +80,7 @@ class Promise<void> final : public PromiseBase {
   void return_void() noexcept {}
   void take() { rethrow_if_failed(); }
   void peek() { rethrow_if_failed(); }
+  void get(bool /*move_out*/) { rethrow_if_failed(); }
 };
 
 }  // namespace detail

@@ -111,13 +111,7 @@ class Task<T>::Awaiter : detail::WaitPoint, detail::TaskWaiter {
   }
   T await_resume() {
     throw_if_cancelled();
-    if constexpr (std::is_void_v<T>) {
-      p_->peek();
-    } else if (move_out_) {
-      return p_->take();
-    } else {
-      return T(p_->peek());
-    }
+    return p_->get(move_out_);
   }
 
  private:

@@ -136,11 +136,7 @@ class [[nodiscard]] WaitForAwaiter : WaitPoint, Timer, TaskWaiter {
     }
     // Finished in time, or it swallowed the cancellation and returned a value (which
     // asyncio 3.12 returns too), or it failed with its own exception.
-    if constexpr (std::is_void_v<T>) {
-      child_.promise().take();
-    } else {
-      return owned_ ? child_.promise().take() : T(child_.promise().peek());
-    }
+    return child_.promise().get(owned_);
   }
 
  private:

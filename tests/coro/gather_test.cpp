@@ -1,0 +1,183 @@
+// gather(): argument order, first exception, return_exceptions, cancellation.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <variant>
+#include <vector>
+
+#include "backend_param.hpp"
+#include "corio/corio.hpp"
+
+namespace corio {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::BackendTest;
+
+class GatherTest : public BackendTest {};
+
+struct Boom : std::runtime_error {
+  Boom() : std::runtime_error("boom") {}
+};
+
+template <class T>
+Coro<T> after(Duration d, T v) {
+  co_await sleep(d);
+  co_return v;
+}
+Coro<void> fail_after(Duration d) {
+  co_await sleep(d);
+  throw Boom();
+}
+
+TEST_P(GatherTest, ReturnsResultsInArgumentOrderNotCompletionOrder) {
+  auto main = []() -> Coro<void> {
+    auto [a, b, c] =
+        co_await gather(after(30ms, 1), after(10ms, std::string("two")), after(20ms, 3.0));
+    EXPECT_EQ(a, 1);
+    EXPECT_EQ(b, "two");
+    EXPECT_EQ(c, 3.0);
+  };
+  run_virtual(main());
+  EXPECT_EQ(virtual_elapsed(), 30ms);  // concurrently, not one after another
+}
+
+TEST_P(GatherTest, VoidChildrenContributeMonostate) {
+  auto main = []() -> Coro<void> {
+    auto nothing = []() -> Coro<void> { co_await sleep(1ms); };
+    auto r = co_await gather(nothing(), after(1ms, 5));
+    static_assert(std::is_same_v<decltype(r), std::tuple<std::monostate, int>>);
+    EXPECT_EQ(std::get<1>(r), 5);
+  };
+  run_virtual(main());
+}
+
+TEST_P(GatherTest, OverAVectorKeepsTheOrder) {
+  auto main = []() -> Coro<void> {
+    std::vector<Coro<int>> cs;
+    for (int i = 0; i < 50; ++i)
+      cs.push_back(after(std::chrono::milliseconds(50 - i), i));
+    std::vector<int> r = co_await gather(std::move(cs));
+    for (int i = 0; i < 50; ++i)
+      EXPECT_EQ(r[static_cast<std::size_t>(i)], i);
+  };
+  run_virtual(main());
+}
+
+TEST_P(GatherTest, OfNothingReturnsAtOnce) {
+  auto main = []() -> Coro<void> {
+    std::tuple<> r = co_await gather();
+    (void)r;
+    std::vector<int> v = co_await gather(std::vector<Coro<int>>{});
+    EXPECT_TRUE(v.empty());
+  };
+  run(main());
+}
+
+TEST_P(GatherTest, FirstExceptionPropagatesAtOnceAndTheOthersKeepRunning) {
+  auto main = [](ManualClock& clock) -> Coro<void> {
+    bool finished = false;
+    auto slow = [](bool& f) -> Coro<void> {
+      co_await sleep(5s);
+      f = true;
+    };
+    const TimePoint start = clock.now();
+    EXPECT_THROW(co_await gather(fail_after(1s), slow(finished)), Boom);
+    EXPECT_EQ(clock.now() - start, 1s);
+    EXPECT_FALSE(finished);
+    co_await sleep(10s);
+    EXPECT_TRUE(finished);  // not cancelled
+  };
+  run_virtual(main(clock_));
+}
+
+TEST_P(GatherTest, ReturnExceptionsTurnsExceptionsIntoResults) {
+  auto main = []() -> Coro<void> {
+    Task<int> cancelled = create_task(after(1h, 0));
+    auto r = co_await gather(return_exceptions, after(2ms, 1), fail_after(1ms), cancelled,
+                             [](Task<int> t) -> Coro<void> {
+                               co_await sleep(1ms);
+                               t.cancel();
+                             }(cancelled));
+    EXPECT_EQ(std::get<0>(r).value(), 1);
+    EXPECT_FALSE(std::get<1>(r).has_value());
+    EXPECT_THROW(std::rethrow_exception(std::get<1>(r).error()), Boom);
+    EXPECT_THROW(std::rethrow_exception(std::get<2>(r).error()), CancelledError);
+    EXPECT_TRUE(std::get<3>(r).has_value());
+  };
+  ::testing::internal::CaptureStderr();
+  run_virtual(main());
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");  // all retrieved
+}
+
+TEST_P(GatherTest, ACancelledChildMakesGatherRaiseCancelledErrorWithoutCancellingIt) {
+  auto main = []() -> Coro<void> {
+    Task<int> victim = create_task(after(1h, 0));
+    Task<int> survivor = create_task(after(10ms, 2));
+    auto killer = [](Task<int> t) -> Coro<void> {
+      co_await sleep(1ms);
+      t.cancel();
+    };
+    spawn(killer(victim));
+    EXPECT_THROW(co_await gather(victim, survivor), CancelledError);
+    EXPECT_EQ(co_await survivor, 2);
+  };
+  run_virtual(main());
+}
+
+TEST_P(GatherTest, CancellingTheAwaiterCancelsEveryUnfinishedChild) {
+  auto main = []() -> Coro<void> {
+    Task<int> done_early = create_task(after(1ms, 1));
+    Task<int> slow1 = create_task(after(1h, 2));
+    Task<int> slow2 = create_task(after(2h, 3));
+    auto waiter = [](Task<int> a, Task<int> b, Task<int> c) -> Coro<void> {
+      co_await gather(a, b, c);
+    };
+    Task<void> w = create_task(waiter(done_early, slow1, slow2));
+    co_await sleep(1s);
+    w.cancel();
+    EXPECT_THROW(co_await w, CancelledError);
+    EXPECT_FALSE(done_early.cancelled());
+    EXPECT_TRUE(slow1.cancelled());
+    EXPECT_TRUE(slow2.cancelled());
+  };
+  run_virtual(main());
+  EXPECT_LT(virtual_elapsed(), 2s);
+}
+
+TEST_P(GatherTest, OfTasksLeavesTheirResultsAwaitable) {
+  auto main = []() -> Coro<void> {
+    Task<std::string> t = create_task(after(1ms, std::string("kept")));
+    auto [a] = co_await gather(t);
+    EXPECT_EQ(a, "kept");
+    EXPECT_EQ(co_await t, "kept");
+  };
+  run_virtual(main());
+}
+
+TEST_P(GatherTest, AcceptsPlainAwaitersSuchAsSleep) {
+  auto main = []() -> Coro<void> {
+    auto [s, v] = co_await gather(sleep(2s), after(1s, 9));
+    (void)s;
+    EXPECT_EQ(v, 9);
+  };
+  run_virtual(main());
+  EXPECT_EQ(virtual_elapsed(), 2s);
+}
+
+TEST_P(GatherTest, MoveOnlyResultsAreMovedOut) {
+  auto main = []() -> Coro<void> {
+    auto make = []() -> Coro<std::unique_ptr<int>> { co_return std::make_unique<int>(4); };
+    auto [p] = co_await gather(make());
+    EXPECT_TRUE(p != nullptr && *p == 4);
+  };
+  run(main());
+}
+
+CORIO_INSTANTIATE_BACKEND_SUITE(GatherTest);
+
+}  // namespace
+}  // namespace corio

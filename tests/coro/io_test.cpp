@@ -1,0 +1,341 @@
+// Socket operations awaited by tasks, through every backend.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <numeric>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "backend_param.hpp"
+#include "corio/corio.hpp"
+
+namespace corio {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::BackendTest;
+
+class IoTest : public BackendTest {};
+
+/// A connected pair of non-blocking stream sockets, released from the loop and closed
+/// at scope exit.
+struct SocketPair {
+  int fd[2] = {-1, -1};
+  SocketPair() {
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fd) != 0) {
+      throw std::system_error(errno, std::system_category(), "socketpair");
+    }
+  }
+  void close(int i) {
+    if (fd[i] < 0) return;
+    io::release(fd[i]);
+    ::close(fd[i]);
+    fd[i] = -1;
+  }
+  ~SocketPair() {
+    close(0);
+    close(1);
+  }
+};
+
+Coro<void> send_all(int fd, const char* data, std::size_t n) {
+  while (n > 0) {
+    std::size_t k = co_await io::send(fd, data, n);
+    data += k;
+    n -= k;
+  }
+}
+
+Coro<std::string> recv_exactly(int fd, std::size_t n) {
+  std::string out(n, '\0');
+  std::size_t got = 0;
+  while (got < n) {
+    std::size_t k = co_await io::recv(fd, out.data() + got, n - got);
+    if (k == 0) break;
+    got += k;
+  }
+  out.resize(got);
+  co_return out;
+}
+
+TEST_P(IoTest, SendAndRecvRoundTrip) {
+  auto main = []() -> Coro<std::string> {
+    SocketPair p;
+    co_await send_all(p.fd[0], "hello", 5);
+    co_return co_await recv_exactly(p.fd[1], 5);
+  };
+  EXPECT_EQ(run(main()), "hello");
+}
+
+TEST_P(IoTest, RecvWaitsUntilThePeerSends) {
+  auto main = []() -> Coro<void> {
+    SocketPair p;
+    auto late_sender = [](int fd) -> Coro<void> {
+      co_await sleep(5ms);
+      co_await send_all(fd, "x", 1);
+    };
+    Task<void> s = create_task(late_sender(p.fd[0]));
+    char c = 0;
+    EXPECT_EQ(co_await io::recv(p.fd[1], &c, 1), 1u);
+    EXPECT_EQ(c, 'x');
+    co_await s;
+  };
+  run(main());
+}
+
+TEST_P(IoTest, MultiMegabyteTransfersBothWaysConcurrently) {
+  auto main = []() -> Coro<void> {
+    SocketPair p;
+    constexpr std::size_t kSize = 4 << 20;
+    std::string a(kSize, '\0'), b(kSize, '\0');
+    for (std::size_t i = 0; i < kSize; ++i) {
+      a[i] = static_cast<char>(i * 7);
+      b[i] = static_cast<char>(i * 13 + 1);
+    }
+    auto [ra, rb, s1, s2] =
+        co_await gather(recv_exactly(p.fd[1], kSize), recv_exactly(p.fd[0], kSize),
+                        send_all(p.fd[0], a.data(), kSize), send_all(p.fd[1], b.data(), kSize));
+    EXPECT_TRUE(ra == a);
+    EXPECT_TRUE(rb == b);
+  };
+  run(main());
+}
+
+TEST_P(IoTest, PeerCloseGivesZeroBytes) {
+  auto main = []() -> Coro<void> {
+    SocketPair p;
+    co_await send_all(p.fd[0], "ab", 2);
+    p.close(0);
+    EXPECT_EQ(co_await recv_exactly(p.fd[1], 10), "ab");
+    char c;
+    EXPECT_EQ(co_await io::recv(p.fd[1], &c, 1), 0u);
+  };
+  run(main());
+}
+
+TEST_P(IoTest, SendToAClosedPeerRaisesSystemErrorNotSigpipe) {
+  auto main = []() -> Coro<void> {
+    SocketPair p;
+    p.close(1);
+    try {
+      co_await io::send(p.fd[0], "x", 1);
+      ADD_FAILURE() << "send succeeded";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(e.code().value(), EPIPE);
+    }
+  };
+  run(main());
+}
+
+TEST_P(IoTest, CancellingAPendingRecvRaisesAndLosesNoData) {
+  auto main = []() -> Coro<void> {
+    SocketPair p;
+    auto reader = [](int fd) -> Coro<void> {
+      char c;
+      co_await io::recv(fd, &c, 1);
+    };
+    Task<void> r = create_task(reader(p.fd[1]));
+    co_await sleep(1ms);
+    r.cancel();
+    EXPECT_THROW(co_await r, CancelledError);
+    co_await send_all(p.fd[0], "data", 4);
+    EXPECT_EQ(co_await recv_exactly(p.fd[1], 4), "data");  // nothing consumed
+  };
+  run(main());
+}
+
+TEST_P(IoTest, WaitForOnARecvTimesOutAndTheSocketStaysUsable) {
+  auto main = []() -> Coro<void> {
+    SocketPair p;
+    char c = 0;
+    EXPECT_THROW(co_await wait_for(io::recv(p.fd[1], &c, 1), 10ms), TimeoutError);
+    co_await send_all(p.fd[0], "z", 1);
+    EXPECT_EQ(co_await wait_for(io::recv(p.fd[1], &c, 1), 5s), 1u);
+    EXPECT_EQ(c, 'z');
+  };
+  run(main());
+}
+
+TEST_P(IoTest, ABusySenderYieldsToOtherTasks) {
+  // Sends into a roomy socket finish without waiting; the loop's budget must still let
+  // other tasks run while one task sends thousands of them.
+  auto main = []() -> Coro<void> {
+    SocketPair p;
+    int size = 4 << 20;
+    ::setsockopt(p.fd[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    ::setsockopt(p.fd[1], SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    int ticks_during_send = -1;
+    int ticks = 0;
+    auto ticker = [](int& t) -> Coro<void> {
+      for (;;) {
+        ++t;
+        co_await sleep(0s);
+      }
+    };
+    Task<void> tick = create_task(ticker(ticks));
+    co_await sleep(0s);
+    const int before = ticks;
+    for (int i = 0; i < 2000; ++i)
+      co_await io::send(p.fd[0], "0123456789abcdef", 16);
+    ticks_during_send = ticks - before;
+    EXPECT_GE(ticks_during_send, 5);
+    tick.cancel();
+    EXPECT_THROW(co_await tick, CancelledError);
+  };
+  run(main());
+}
+
+SocketAddress loopback_v4(std::uint16_t port) {
+  SocketAddress a;
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(port);
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::memcpy(a.data, &sin, sizeof sin);
+  a.size = sizeof sin;
+  return a;
+}
+
+int bound_socket(int type, std::uint16_t& port) {
+  int fd = ::socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  SocketAddress a = loopback_v4(0);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(a.data), a.size) != 0) {
+    throw std::system_error(errno, std::system_category(), "bind");
+  }
+  sockaddr_in got{};
+  socklen_t len = sizeof got;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&got), &len);
+  port = ntohs(got.sin_port);
+  return fd;
+}
+
+void close_fd(int fd) {
+  io::release(fd);
+  ::close(fd);
+}
+
+TEST_P(IoTest, AcceptAndConnectOverLoopbackTcp) {
+  auto main = []() -> Coro<std::string> {
+    std::uint16_t port = 0;
+    int listener = bound_socket(SOCK_STREAM, port);
+    ::listen(listener, 16);
+    int client = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    SocketAddress to = loopback_v4(port);
+    SocketAddress peer;
+    auto [server_fd, connected] =
+        co_await gather(io::accept(listener, &peer), io::connect(client, to));
+    (void)connected;
+    EXPECT_GT(peer.size, 0u);
+    const int server = static_cast<int>(server_fd);
+    co_await send_all(client, "ping", 4);
+    std::string got = co_await recv_exactly(server, 4);
+    close_fd(server);
+    close_fd(client);
+    close_fd(listener);
+    co_return got;
+  };
+  EXPECT_EQ(run(main()), "ping");
+}
+
+TEST_P(IoTest, ConnectToAClosedPortRaisesConnectionRefused) {
+  auto main = []() -> Coro<void> {
+    std::uint16_t port = 0;
+    int probe = bound_socket(SOCK_STREAM, port);  // bound, never listening
+    int client = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    SocketAddress to = loopback_v4(port);
+    try {
+      co_await io::connect(client, to);
+      ADD_FAILURE() << "connected";
+    } catch (const std::system_error& e) {
+      EXPECT_EQ(e.code().value(), ECONNREFUSED);
+    }
+    close_fd(client);
+    close_fd(probe);
+  };
+  run(main());
+}
+
+TEST_P(IoTest, UdpDatagramsCarryTheirAddresses) {
+  auto main = []() -> Coro<void> {
+    std::uint16_t pa = 0, pb = 0;
+    int a = bound_socket(SOCK_DGRAM, pa);
+    int b = bound_socket(SOCK_DGRAM, pb);
+    SocketAddress to_b = loopback_v4(pb);
+    SocketAddress from;
+    char buf[64] = {};
+    auto [n, sent] =
+        co_await gather(io::recvfrom(b, buf, sizeof buf, from), io::sendto(a, "datagram", 8, to_b));
+    EXPECT_EQ(n, 8u);
+    EXPECT_EQ(sent, 8u);
+    EXPECT_EQ(std::string(buf, n), "datagram");
+    sockaddr_in sender{};
+    std::memcpy(&sender, from.data, sizeof sender);
+    EXPECT_EQ(ntohs(sender.sin_port), pa);
+    close_fd(a);
+    close_fd(b);
+  };
+  run(main());
+}
+
+TEST_P(IoTest, ReadableAndWritableWaits) {
+  auto main = []() -> Coro<void> {
+    SocketPair p;
+    co_await io::wait_writable(p.fd[0]);
+    Task<std::size_t> r = create_task(
+        [](int fd) -> Coro<std::size_t> { co_return co_await io::wait_readable(fd); }(p.fd[1]));
+    co_await sleep(2ms);
+    EXPECT_FALSE(r.done());
+    co_await send_all(p.fd[0], "r", 1);
+    EXPECT_EQ(co_await r, 0u);
+  };
+  run(main());
+}
+
+TEST_P(IoTest, ManyConcurrentConnectionsEchoEveryByte) {
+  auto main = []() -> Coro<void> {
+    constexpr int kPairs = 100;
+    std::vector<SocketPair> pairs(kPairs);
+    auto echo = [](int fd) -> Coro<void> {
+      char buf[256];
+      for (;;) {
+        std::size_t n = co_await io::recv(fd, buf, sizeof buf);
+        if (n == 0) co_return;
+        co_await send_all(fd, buf, n);
+      }
+    };
+    auto client = [](SocketPair& p, int id) -> Coro<bool> {
+      std::string msg =
+          "message " + std::to_string(id) + std::string(static_cast<std::size_t>(id), '.');
+      bool ok = true;
+      for (int round = 0; round < 10; ++round) {
+        co_await send_all(p.fd[0], msg.data(), msg.size());
+        ok = ok && (co_await recv_exactly(p.fd[0], msg.size())) == msg;
+      }
+      ::shutdown(p.fd[0], SHUT_WR);
+      co_return ok;
+    };
+    std::vector<Coro<void>> servers;
+    std::vector<Coro<bool>> clients;
+    for (int i = 0; i < kPairs; ++i) {
+      servers.push_back(echo(pairs[static_cast<std::size_t>(i)].fd[1]));
+      clients.push_back(client(pairs[static_cast<std::size_t>(i)], i));
+    }
+    auto [oks, done] = co_await gather(gather(std::move(clients)), gather(std::move(servers)));
+    (void)done;
+    EXPECT_EQ(std::count(oks.begin(), oks.end(), true), kPairs);
+  };
+  run(main());
+}
+
+CORIO_INSTANTIATE_BACKEND_SUITE(IoTest);
+
+}  // namespace
+}  // namespace corio

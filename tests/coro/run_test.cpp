@@ -1,0 +1,114 @@
+// run() and backend selection: options > $CORIO_BACKEND > auto.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+#include "backend_param.hpp"
+#include "corio/corio.hpp"
+
+namespace corio {
+namespace {
+
+using testing::BackendTest;
+
+class RunTest : public BackendTest {};
+
+/// Sets an environment variable for the scope of a test.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value, 1);
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+Coro<std::string> backend_in_use() {
+  co_return std::string(current_backend());
+}
+
+TEST_P(RunTest, RunsOnTheBackendItWasAskedFor) {
+  EXPECT_EQ(run(backend_in_use()), GetParam());
+}
+
+TEST_P(RunTest, TheEnvironmentVariableSelectsTheBackend) {
+  ScopedEnv env("CORIO_BACKEND", GetParam().c_str());
+  EXPECT_EQ(corio::run(backend_in_use()), GetParam());
+}
+
+TEST_P(RunTest, OptionsWinOverTheEnvironmentVariable) {
+  ScopedEnv env("CORIO_BACKEND", "bogus");
+  EXPECT_EQ(run(backend_in_use()), GetParam());
+}
+
+TEST_P(RunTest, RunInsideARunningLoopIsAnError) {
+  auto main = []() -> Coro<void> {
+    auto inner = []() -> Coro<void> { co_return; };
+    EXPECT_THROW(corio::run(inner()), InvalidStateError);
+    co_return;
+  };
+  run(main());
+}
+
+TEST_P(RunTest, LoopsRunOneAfterAnotherOnTheSameThread) {
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(run(backend_in_use()), GetParam());
+  EXPECT_EQ(EventLoop::current(), nullptr);
+}
+
+CORIO_INSTANTIATE_BACKEND_SUITE(RunTest);
+
+TEST(BackendSelectionTest, AnUnknownNameFailsListingTheValidBackends) {
+  try {
+    corio::run(backend_in_use(), RunOptions{.backend = "bogus"});
+    FAIL() << "ran on an unknown backend";
+  } catch (const BackendError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("unknown backend 'bogus'"), std::string::npos) << what;
+    EXPECT_NE(what.find("valid: auto"), std::string::npos) << what;
+    for (std::string_view name : backend_names()) {
+      EXPECT_NE(what.find(name), std::string::npos) << name;
+    }
+    EXPECT_EQ(e.code(), std::errc::invalid_argument);
+  }
+}
+
+TEST(BackendSelectionTest, AnUnknownNameInTheEnvironmentFailsToo) {
+  ScopedEnv env("CORIO_BACKEND", "bogus");
+  EXPECT_THROW(corio::run(backend_in_use()), BackendError);
+}
+
+TEST(BackendSelectionTest, AutoPicksTheFirstBackendThatOpens) {
+  ScopedEnv env("CORIO_BACKEND", "auto");
+  const auto available = available_backends();
+  ASSERT_FALSE(available.empty());
+  EXPECT_EQ(corio::run(backend_in_use()), available.front());
+  EXPECT_EQ(corio::run(backend_in_use(), RunOptions{.backend = "auto"}), available.front());
+}
+
+TEST(BackendSelectionTest, EpollAndPollAreBuiltOnLinux) {
+  const auto& names = backend_names();
+  EXPECT_NE(std::find(names.begin(), names.end(), "epoll"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "poll"), names.end());
+}
+
+TEST(BackendSelectionTest, NoLoopMeansNoCurrentBackend) {
+  EXPECT_THROW((void)current_backend(), InvalidStateError);
+  EXPECT_THROW((void)EventLoop::running(), InvalidStateError);
+}
+
+}  // namespace
+}  // namespace corio

@@ -1,0 +1,244 @@
+// wait() and wait_for(): conditions, timeouts, and cancellation with cleanup.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "backend_param.hpp"
+#include "corio/corio.hpp"
+
+namespace corio {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::BackendTest;
+
+class WaitTest : public BackendTest {};
+
+struct Boom : std::runtime_error {
+  Boom() : std::runtime_error("boom") {}
+};
+
+Coro<int> after(Duration d, int v) {
+  co_await sleep(d);
+  co_return v;
+}
+Coro<int> fail_after(Duration d) {
+  co_await sleep(d);
+  throw Boom();
+}
+
+TEST_P(WaitTest, FirstCompletedReturnsAsSoonAsOneTaskFinishes) {
+  auto main = [](ManualClock& clock) -> Coro<void> {
+    Task<int> fast = create_task(after(2s, 1));
+    Task<int> slow = create_task(after(5s, 2));
+    std::vector<Task<int>> tasks{fast, slow};
+    auto [done, pending] = co_await wait(tasks, FIRST_COMPLETED);
+    EXPECT_EQ(clock.now() - TimePoint{}, 2s);
+    if (done.size() != 1u || pending.size() != 1u) {
+      ADD_FAILURE() << "done " << done.size() << ", pending " << pending.size();
+      co_return;
+    }
+    EXPECT_TRUE(done[0] == fast);
+    EXPECT_TRUE(pending[0] == slow);
+    EXPECT_FALSE(slow.done());  // wait never cancels
+    co_await slow;
+  };
+  run_virtual(main(clock_));
+}
+
+TEST_P(WaitTest, FirstExceptionReturnsOnTheFirstFailure) {
+  auto main = [](ManualClock& clock) -> Coro<void> {
+    std::vector<Task<int>> tasks{create_task(after(1s, 1)), create_task(fail_after(2s)),
+                                 create_task(after(9s, 3))};
+    auto [done, pending] = co_await wait(tasks, FIRST_EXCEPTION);
+    EXPECT_EQ(clock.now() - TimePoint{}, 2s);
+    EXPECT_EQ(done.size(), 2u);
+    EXPECT_EQ(pending.size(), 1u);
+    for (auto& t : done)
+      (void)t.exception();
+    pending[0].cancel();
+  };
+  run_virtual(main(clock_));
+}
+
+TEST_P(WaitTest, FirstExceptionIgnoresCancelledTasks) {
+  auto main = [](ManualClock& clock) -> Coro<void> {
+    Task<int> victim = create_task(after(1h, 0));
+    std::vector<Task<int>> tasks{victim, create_task(after(3s, 1))};
+    spawn([](Task<int> v) -> Coro<void> {
+      co_await sleep(1s);
+      v.cancel();
+    }(victim));
+    auto [done, pending] = co_await wait(tasks, FIRST_EXCEPTION);
+    EXPECT_EQ(clock.now() - TimePoint{}, 3s);  // behaved like ALL_COMPLETED
+    EXPECT_EQ(done.size(), 2u);
+    EXPECT_TRUE(pending.empty());
+  };
+  run_virtual(main(clock_));
+}
+
+TEST_P(WaitTest, AllCompletedWaitsForEveryTask) {
+  auto main = []() -> Coro<void> {
+    std::vector<Task<int>> tasks;
+    for (int i = 1; i <= 5; ++i)
+      tasks.push_back(create_task(after(i * 1s, i)));
+    auto [done, pending] = co_await wait(tasks);
+    EXPECT_EQ(done.size(), 5u);
+    EXPECT_TRUE(pending.empty());
+  };
+  run_virtual(main());
+  EXPECT_EQ(virtual_elapsed(), 5s);
+}
+
+TEST_P(WaitTest, TimeoutReturnsThePendingTasksWithoutCancellingThem) {
+  auto main = []() -> Coro<void> {
+    Task<int> slow = create_task(after(10s, 1));
+    std::vector<Task<int>> tasks{slow};
+    auto [done, pending] = co_await wait(tasks, ALL_COMPLETED, 3s);
+    EXPECT_TRUE(done.empty());
+    EXPECT_EQ(pending.size(), 1u);
+    EXPECT_EQ(co_await slow, 1);
+  };
+  run_virtual(main());
+  EXPECT_EQ(virtual_elapsed(), 10s);
+}
+
+TEST_P(WaitTest, AlreadyFinishedTasksSatisfyWaitAtOnce) {
+  auto main = []() -> Coro<void> {
+    Task<int> t = create_task(after(0s, 1));
+    co_await t;
+    std::vector<Task<int>> tasks{t, create_task(after(1h, 2))};
+    auto [done, pending] = co_await wait(tasks, FIRST_COMPLETED);
+    EXPECT_EQ(done.size(), 1u);
+    pending[0].cancel();
+  };
+  run_virtual(main());
+  EXPECT_EQ(virtual_elapsed(), 0s);
+}
+
+TEST_P(WaitTest, AnEmptySetIsAnError) {
+  auto main = []() -> Coro<void> {
+    EXPECT_THROW((void)wait(std::vector<Task<int>>{}), std::invalid_argument);
+    co_return;
+  };
+  run(main());
+}
+
+TEST_P(WaitTest, CancellingTheWaiterLeavesTheTasksRunning) {
+  auto main = []() -> Coro<void> {
+    Task<int> t = create_task(after(5s, 7));
+    auto waiter = [](Task<int> x) -> Coro<void> {
+      std::vector<Task<int>> tasks{x};
+      co_await wait(tasks);
+    };
+    Task<void> w = create_task(waiter(t));
+    co_await sleep(1s);
+    w.cancel();
+    EXPECT_THROW(co_await w, CancelledError);
+    EXPECT_EQ(co_await t, 7);
+  };
+  run_virtual(main());
+}
+
+TEST_P(WaitTest, WaitForReturnsTheResultWhenInTime) {
+  auto main = []() -> Coro<int> { co_return co_await wait_for(after(1s, 5), 2s); };
+  EXPECT_EQ(run_virtual(main()), 5);
+  EXPECT_EQ(virtual_elapsed(), 1s);
+}
+
+TEST_P(WaitTest, WaitForCancelsTheWorkAndWaitsForItsCleanupBeforeRaising) {
+  auto main = [](ManualClock& clock) -> Coro<void> {
+    std::vector<std::string> log;
+    auto work = [](std::vector<std::string>& l) -> Coro<int> {
+      bool cancelled = false;
+      try {
+        co_await sleep(5s);
+      } catch (const CancelledError&) {
+        cancelled = true;
+      }
+      if (cancelled) {
+        l.push_back("cleanup started");
+        co_await sleep(1s);  // cleanup may itself await
+        l.push_back("cleanup done");
+        throw CancelledError();
+      }
+      co_return 1;
+    };
+    try {
+      co_await wait_for(work(log), 2s);
+      ADD_FAILURE() << "no TimeoutError";
+    } catch (const TimeoutError&) {
+      log.push_back("timeout");
+    }
+    EXPECT_EQ(clock.now() - TimePoint{}, 3s);
+    EXPECT_EQ(log, (std::vector<std::string>{"cleanup started", "cleanup done", "timeout"}));
+  };
+  run_virtual(main(clock_));
+}
+
+TEST_P(WaitTest, WaitForWithZeroTimeoutTimesOutAtOnceUnlessDone) {
+  auto main = []() -> Coro<void> {
+    bool ran = false;
+    auto body = [](bool& r) -> Coro<int> {
+      r = true;
+      co_return 1;
+    };
+    EXPECT_THROW(co_await wait_for(body(ran), 0s), TimeoutError);
+    EXPECT_FALSE(ran);  // cancelled before it started
+    Task<int> finished = create_task(after(0s, 3));
+    co_await finished;
+    EXPECT_EQ(co_await wait_for(finished, -1s), 3);
+  };
+  run_virtual(main());
+}
+
+TEST_P(WaitTest, WaitForReturnsTheValueOfWorkThatSwallowsItsCancellation) {
+  auto main = []() -> Coro<int> {
+    auto stubborn = []() -> Coro<int> {
+      try {
+        co_await sleep(1h);
+      } catch (const CancelledError&) {
+        co_return 42;
+      }
+      co_return 0;
+    };
+    co_return co_await wait_for(stubborn(), 1s);
+  };
+  EXPECT_EQ(run_virtual(main()), 42);
+}
+
+TEST_P(WaitTest, WaitForPassesTheWorksOwnExceptionThrough) {
+  auto main = []() -> Coro<void> { co_await wait_for(fail_after(1s), 5s); };
+  EXPECT_THROW(run_virtual(main()), Boom);
+}
+
+TEST_P(WaitTest, CancellingTheCallerOfWaitForCancelsTheWork) {
+  auto main = []() -> Coro<void> {
+    Task<int> work = create_task(after(1h, 1));
+    auto caller = [](Task<int> w) -> Coro<int> { co_return co_await wait_for(w, 2h); };
+    Task<int> c = create_task(caller(work));
+    co_await sleep(1s);
+    c.cancel();
+    EXPECT_THROW(co_await c, CancelledError);
+    EXPECT_TRUE(work.cancelled());
+  };
+  run_virtual(main());
+  EXPECT_EQ(virtual_elapsed(), 1s);
+}
+
+TEST_P(WaitTest, WaitForOnATaskCancelsItOnTimeout) {
+  auto main = []() -> Coro<void> {
+    Task<int> t = create_task(after(1h, 1));
+    EXPECT_THROW(co_await wait_for(t, 10ms), TimeoutError);
+    EXPECT_TRUE(t.cancelled());
+  };
+  run_virtual(main());
+}
+
+CORIO_INSTANTIATE_BACKEND_SUITE(WaitTest);
+
+}  // namespace
+}  // namespace corio
