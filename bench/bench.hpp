@@ -19,15 +19,15 @@ void register_timer_benchmarks();
 void register_sleeper_benchmarks();
 void register_io_benchmarks(const std::vector<std::string>& backends);
 
-/// A per-event counter: `per` events were measured apart from the timed loop.
+/// `total` spread over `events` (counts from an untimed probe, so no rate: a plain value).
 inline benchmark::Counter per(double total, double events) {
   return benchmark::Counter(events > 0 ? total / events : 0.0);
 }
 
-/// Runs `body` `n` times untimed with the syscall counter on and reports syscalls per
-/// run as `name`. Never around a timed loop: while the tracepoint is enabled every
-/// syscall of the thread takes the kernel's slow tracing path (measured here: about
-/// +130 ns per syscall), which would inflate the very time being measured.
+/// Reports `calls` syscalls over `n` events as counter `name`, if the counter works here.
+/// Count only in an untimed probe, never around a timed loop: while the tracepoint is
+/// enabled every syscall of the thread takes the kernel's slow tracing path (measured
+/// here: about +130 ns per syscall), which would inflate the very time being measured.
 inline void report_syscalls(benchmark::State& state, const char* name, std::uint64_t calls,
                             std::uint64_t n) {
   if (SyscallCounter().available() && n > 0)

@@ -36,6 +36,7 @@ struct Phases {
   double rss_bytes = 0;
   std::size_t sizes[4][2] = {};
   std::size_t size_kinds = 0;
+  bool all_suspended = false;  // every sleeper had armed its timer after the one turn
 };
 
 double seconds(Clock::duration d) {
@@ -62,6 +63,7 @@ corio::Coro<void> million(std::size_t n, Phases& out) {
 
   const auto t1 = Clock::now();
   out.allocs = alloc_counts() - allocs0;
+  out.all_suspended = corio::EventLoop::running().reactor().timer_count() == n;
   record_sizes(false);
   out.malloc_bytes = static_cast<double>(malloc_in_use()) - static_cast<double>(malloc0);
   out.rss_bytes = static_cast<double>(rss_bytes()) - static_cast<double>(rss0);
@@ -92,6 +94,10 @@ void BM_Sleepers(benchmark::State& state) {
   for (auto _ : state) {
     Phases p;
     corio::run(million(n, p));
+    if (!p.all_suspended) {
+      state.SkipWithError("one loop turn did not suspend every sleeper");
+      return;
+    }
     state.SetIterationTime(p.spawn_s);
     sum.cancel_s += p.cancel_s;
     sum.destroy_s += p.destroy_s;
