@@ -3,12 +3,27 @@
 
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "corio/coro/coro.hpp"
 #include "corio/coro/result.hpp"
 #include "corio/coro/task.hpp"
 
 namespace corio::detail {
+
+/// One link from an awaiter that watches several tasks (gather, wait) to one of them.
+template <class Owner>
+struct ChildWaiter : TaskWaiter {
+  Owner* owner = nullptr;
+  PromiseBase* task = nullptr;
+};
+
+/// Points each waiter at the task of the same index.
+template <class Child, class T>
+void bind_children(std::vector<Child>& nodes, std::vector<Task<T>>& tasks) noexcept {
+  for (std::size_t i = 0; i < tasks.size(); ++i)
+    nodes[i].task = &tasks[i].promise();
+}
 
 /// Turns an awaitable argument into a task: a Coro is scheduled (as asyncio's
 /// ensure_future does), a Task is shared.

@@ -28,10 +28,7 @@ namespace detail {
 /// The part of gather that does not depend on the result types.
 class GatherCore : WaitPoint {
  public:
-  struct Child : TaskWaiter {
-    GatherCore* owner = nullptr;
-    PromiseBase* task = nullptr;
-  };
+  using Child = ChildWaiter<GatherCore>;
 
   explicit GatherCore(bool return_exceptions) noexcept
       : WaitPoint(&on_cancel), return_exceptions_(return_exceptions) {}
@@ -109,8 +106,7 @@ class [[nodiscard]] GatherRange : GatherCore {
   bool await_ready() const noexcept { return false; }
   template <CorioPromise P>
   bool await_suspend(std::coroutine_handle<P> caller) {
-    for (std::size_t i = 0; i < tasks_.size(); ++i)
-      nodes_[i].task = &tasks_[i].promise();
+    bind_children(nodes_, tasks_);
     return suspend(nodes_, caller.promise(), caller);
   }
   result_type await_resume() {

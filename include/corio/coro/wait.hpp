@@ -40,10 +40,7 @@ namespace detail {
 /// The part of wait() that does not depend on the result type.
 class WaitCore : WaitPoint, Timer {
  public:
-  struct Child : TaskWaiter {
-    WaitCore* owner = nullptr;
-    PromiseBase* task = nullptr;
-  };
+  using Child = ChildWaiter<WaitCore>;
 
   WaitCore(ReturnWhen when, std::optional<Duration> timeout) noexcept
       : WaitPoint(&on_cancel), when_(when), timeout_(timeout) {
@@ -77,8 +74,7 @@ class [[nodiscard]] WaitAwaiter : WaitCore {
   bool await_ready() const noexcept { return false; }
   template <CorioPromise P>
   bool await_suspend(std::coroutine_handle<P> caller) {
-    for (std::size_t i = 0; i < tasks_.size(); ++i)
-      nodes_[i].task = &tasks_[i].promise();
+    bind_children(nodes_, tasks_);
     return suspend(nodes_, caller.promise(), caller);
   }
   WaitResult<T> await_resume() {
