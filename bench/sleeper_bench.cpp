@@ -5,6 +5,7 @@
 //   allocs_per_task        operator new calls per task
 //   malloc_bytes_per_task  growth of what glibc has handed out (mallinfo2), per task:
 //                          the requested bytes plus the allocator's chunk overhead
+//   steady_bytes_per_task  the same one turn later, once the drained ready queue shrank
 //   rss_bytes_per_task     growth of the resident set (/proc/self/statm), per task
 //   frame_bytes            the most frequent allocation size: one sleeping task's frame
 //   other_bytes_per_task   the requested bytes that are not frames: the ready queue and
@@ -40,6 +41,7 @@ struct Phases {
   double destroy_s = 0;
   AllocCounts allocs;
   double malloc_bytes = 0;
+  double steady_malloc_bytes = 0;  // after one more turn: the ready queue has shrunk back
   double rss_bytes = 0;
   std::size_t sizes[4][2] = {};
   std::size_t size_kinds = 0;
@@ -83,6 +85,8 @@ corio::Coro<void> million(std::size_t n, Phases& out) {
   out.malloc_bytes = static_cast<double>(malloc_in_use()) - static_cast<double>(malloc0);
   out.rss_bytes = static_cast<double>(rss_bytes()) - static_cast<double>(rss0);
   out.size_kinds = top_sizes(out.sizes, 4);
+  co_await corio::sleep(0s);
+  out.steady_malloc_bytes = static_cast<double>(malloc_in_use()) - static_cast<double>(malloc0);
 
   for (corio::Task<void>& t : tasks)
     t.cancel();
@@ -118,6 +122,7 @@ void BM_Sleepers(benchmark::State& state) {
     sum.cancel_s += p.cancel_s;
     sum.destroy_s += p.destroy_s;
     sum.malloc_bytes += p.malloc_bytes;
+    sum.steady_malloc_bytes += p.steady_malloc_bytes;
     sum.rss_bytes += p.rss_bytes;
     ++runs;
     last = p;
@@ -130,6 +135,7 @@ void BM_Sleepers(benchmark::State& state) {
   state.counters["alloc_bytes_per_task"] = static_cast<double>(last.allocs.bytes) / tasks;
   state.counters["allocs_per_task"] = static_cast<double>(last.allocs.news) / tasks;
   state.counters["malloc_bytes_per_task"] = sum.malloc_bytes / r / tasks;
+  state.counters["steady_bytes_per_task"] = sum.steady_malloc_bytes / r / tasks;
   state.counters["rss_bytes_per_task"] = sum.rss_bytes / r / tasks;
   if (last.size_kinds > 0) {
     // The frames, and everything else (the ready queue and the timer heap growing to a

@@ -36,7 +36,7 @@ void GatherCore::on_child_done(TaskWaiter& w) noexcept {
   if (!g.return_exceptions_ && c.task->exception_ && !g.failure_) g.failure_ = c.task->exception_;
   if (g.settle_if_ready()) {
     g.detach();
-    g.task_->loop_->schedule(g.caller_);
+    EventLoop::current()->schedule(g.caller_);
   }
 }
 

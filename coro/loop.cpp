@@ -5,9 +5,10 @@
 #include "corio/coro/errors.hpp"
 
 namespace corio {
-namespace {
-thread_local EventLoop* t_current = nullptr;
-}  // namespace
+namespace detail {
+thread_local EventLoop* t_current_loop = nullptr;
+}  // namespace detail
+using detail::t_current_loop;
 
 EventLoop::EventLoop(const RunOptions& options) {
   ReactorOptions ro;
@@ -18,40 +19,33 @@ EventLoop::EventLoop(const RunOptions& options) {
   std::string message;
   reactor_ = Reactor::open(ro, ec, message);
   if (!reactor_) throw BackendError(ec, message);
-  previous_ = t_current;
-  t_current = this;
+  previous_ = t_current_loop;
+  t_current_loop = this;
 }
 
 EventLoop::~EventLoop() {
   while (tasks_ != nullptr)
     tasks_->abandon_task();
-  t_current = previous_;
-}
-
-EventLoop* EventLoop::current() noexcept {
-  return t_current;
+  t_current_loop = previous_;
 }
 
 EventLoop& EventLoop::running() {
-  if (t_current == nullptr) throw InvalidStateError("corio: no running event loop");
-  return *t_current;
+  if (t_current_loop == nullptr) throw InvalidStateError("corio: no running event loop");
+  return *t_current_loop;
 }
 
 std::string_view current_backend() {
   return EventLoop::running().backend_name();
 }
 
-void EventLoop::ReadyQueue::push(Callback c) {
-  if (size() == items_.size()) {
-    std::vector<Callback> bigger(items_.size() * 2);
-    for (std::size_t i = 0, n = size(); i < n; ++i)
-      bigger[i] = pop();
-    tail_ = items_.size();
-    head_ = 0;
-    items_.swap(bigger);
-  }
-  items_[tail_ & (items_.size() - 1)] = c;
-  ++tail_;
+void EventLoop::ReadyQueue::resize(std::size_t capacity) {
+  std::vector<Callback> fresh(capacity);
+  const std::size_t n = size();
+  for (std::size_t i = 0; i < n; ++i)
+    fresh[i] = pop();
+  items_.swap(fresh);
+  head_ = 0;
+  tail_ = n;
 }
 
 void EventLoop::run_once(bool may_block) {
@@ -66,6 +60,7 @@ void EventLoop::run_once(bool may_block) {
     budget_ = kBudget;
     c.fn(c.arg);
   }
+  ready_.shrink_if_idle();
 }
 
 void EventLoop::run_until_done(detail::PromiseBase& task) {

@@ -25,7 +25,7 @@ bool WaitCore::suspend(std::span<Child> children, PromiseBase& caller, std::coro
     if (!c.task->done()) c.task->add_waiter(c);
   }
   if (timeout_) {
-    EventLoop& loop = *task_->loop_;
+    EventLoop& loop = *EventLoop::current();
     deadline = loop.now() + *timeout_;
     loop.reactor().add_timer(*this);
   }
@@ -62,7 +62,7 @@ void WaitCore::on_cancel(WaitPoint& wp) noexcept {
 }
 
 void WaitCore::settle() noexcept {
-  EventLoop& loop = *task_->loop_;
+  EventLoop& loop = *EventLoop::current();
   loop.reactor().cancel_timer(*this);
   for (Child& c : children_)
     c.task->remove_waiter(c);

@@ -34,8 +34,13 @@ int Reactor::run_once(bool may_block) noexcept {
   // Virtual time never passes while we sleep, so a manual clock skips the idle time
   // instead: poll without blocking, and if nothing happened jump to the next deadline.
   const bool skip_idle = clock_->is_manual() && timeout != Duration::zero();
-  int rc = backend_->wait(skip_idle ? Duration::zero() : timeout);
-  if (rc < 0 && rc != -EINTR) return rc;
+  int rc = 0;
+  // A non-blocking poll with nothing in flight can only find nothing: skip the syscall
+  // (a yield-heavy loop would otherwise pay one epoll_wait per turn).
+  if (timeout != Duration::zero() || in_flight_ > 0) {
+    rc = backend_->wait(skip_idle ? Duration::zero() : timeout);
+    if (rc < 0 && rc != -EINTR) return rc;
+  }
   if (skip_idle && completions_.empty()) {
     if (Timer* next = timers_.top()) {
       clock_->advance_to(next->deadline);
@@ -47,13 +52,16 @@ int Reactor::run_once(bool may_block) noexcept {
 
   int delivered = 0;
   while (Operation* op = completions_.pop()) {
+    --in_flight_;
     op->on_complete(*op);
     ++delivered;
   }
-  const TimePoint now = clock_->now();
-  while (Timer* t = timers_.pop_due(now)) {
-    t->on_fire(*t);
-    ++delivered;
+  if (!timers_.empty()) {
+    const TimePoint now = clock_->now();
+    while (Timer* t = timers_.pop_due(now)) {
+      t->on_fire(*t);
+      ++delivered;
+    }
   }
   return delivered;
 }

@@ -36,7 +36,7 @@ class [[nodiscard]] IoAwaiter : detail::WaitPoint, Operation {
   bool await_suspend(std::coroutine_handle<P> caller) {
     if (!begin(caller.promise())) return false;
     caller_ = caller;
-    EventLoop& loop = *task_->loop_;
+    EventLoop& loop = *EventLoop::current();
     if (!loop.reactor().submit(*this)) return true;  // one completion will follow
     end();
     if (loop.consume_budget()) return false;
@@ -64,11 +64,11 @@ class [[nodiscard]] IoAwaiter : detail::WaitPoint, Operation {
         self.defer_cancel();  // it finished first: keep the result, cancel at next await
       }
     }
-    self.task_->loop_->resume(self.caller_);
+    EventLoop::current()->resume(self.caller_);
   }
   static void on_cancel(detail::WaitPoint& wp) noexcept {
     auto& self = static_cast<IoAwaiter&>(wp);
-    self.task_->loop_->reactor().cancel(self);
+    EventLoop::current()->reactor().cancel(self);
   }
 
   const char* what_;

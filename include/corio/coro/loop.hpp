@@ -14,6 +14,12 @@
 
 namespace corio {
 
+class EventLoop;
+namespace detail {
+// One loop per thread: awaiters find it here instead of each task storing a pointer.
+extern thread_local EventLoop* t_current_loop;
+}  // namespace detail
+
 /// Like asyncio.run()'s arguments: how to build the loop.
 struct RunOptions {
   /// "auto", "epoll", "poll", "io_uring", ...; empty means $CORIO_BACKEND, else auto.
@@ -36,7 +42,7 @@ class EventLoop {
   EventLoop& operator=(const EventLoop&) = delete;
 
   /// The loop running on this thread, or nullptr.
-  [[nodiscard]] static EventLoop* current() noexcept;
+  [[nodiscard]] static EventLoop* current() noexcept { return detail::t_current_loop; }
   /// The loop running on this thread; throws InvalidStateError if there is none
   /// (like asyncio.get_running_loop()).
   [[nodiscard]] static EventLoop& running();
@@ -81,7 +87,11 @@ class EventLoop {
   // Growable ring buffer: FIFO with no allocation once it has reached its working size.
   class ReadyQueue {
    public:
-    void push(Callback c);
+    void push(Callback c) {
+      if (size() == items_.size()) resize(items_.size() * 2);
+      items_[tail_ & (items_.size() - 1)] = c;
+      ++tail_;
+    }
     Callback pop() noexcept {
       Callback c = items_[head_ & (items_.size() - 1)];
       ++head_;
@@ -89,8 +99,16 @@ class EventLoop {
     }
     [[nodiscard]] std::size_t size() const noexcept { return tail_ - head_; }
     [[nodiscard]] bool empty() const noexcept { return head_ == tail_; }
+    /// Gives back the memory of a burst (a million tasks started at once) once the
+    /// queue is nearly drained, so it does not stay at its peak for the loop's lifetime.
+    void shrink_if_idle() {
+      if (items_.size() > kKeep && size() <= kKeep / 4) resize(kKeep);
+    }
 
    private:
+    void resize(std::size_t capacity);
+
+    static constexpr std::size_t kKeep = 4096;
     std::vector<Callback> items_ = std::vector<Callback>(64);
     std::size_t head_ = 0;
     std::size_t tail_ = 0;

@@ -97,14 +97,12 @@ class PromiseBase {
 
   // --- Task state (roots only) ---
   std::coroutine_handle<> self_{};
-  EventLoop* loop_ = nullptr;
-  TaskWaiter* waiters_head_ = nullptr;
-  TaskWaiter* waiters_tail_ = nullptr;
+  TaskWaiter* waiters_ = nullptr;     // circular list: waiters_->prev is the newest
   WaitPoint* wait_point_ = nullptr;   // the current cancellable suspension
   PromiseBase* next_task_ = nullptr;  // the loop's list of live tasks
   PromiseBase* prev_task_ = nullptr;
   std::uint32_t refs_ = 0;             // Task handles + the loop's while unfinished
-  std::uint32_t cancel_requests_ = 0;  // asyncio's cancelling()
+  std::uint16_t cancel_requests_ = 0;  // asyncio's cancelling()
   TaskState state_ = TaskState::inline_coro;
   bool must_cancel_ = false;  // deliver CancelledError at the next await
   bool cancelled_ = false;    // finished by CancelledError

@@ -11,12 +11,17 @@
 namespace corio {
 
 /// The awaiter behind sleep() and sleep_until(); lives in the caller's frame, so a
-/// sleeping task costs one heap entry and no allocation.
+/// sleeping task costs one heap entry and no allocation. Until it is awaited, a relative
+/// sleep keeps its delay in `deadline` and has no `on_fire` yet: that keeps the awaiter
+/// small (a million sleeping tasks are a benchmark goal) and sleep() free of clock reads.
 class [[nodiscard]] SleepAwaiter : detail::WaitPoint, Timer {
  public:
-  /// `relative`: the deadline is `delay` after the moment of the await.
-  SleepAwaiter(Duration delay, bool relative, TimePoint when) noexcept
-      : WaitPoint(&on_cancel), delay_(delay), relative_(relative) {
+  /// Sleeps for `delay` from the moment of the await.
+  explicit SleepAwaiter(Duration delay) noexcept : WaitPoint(&on_cancel) {
+    deadline = TimePoint(delay);
+  }
+  /// Sleeps until `when`.
+  explicit SleepAwaiter(TimePoint when) noexcept : WaitPoint(&on_cancel) {
     deadline = when;
     on_fire = &fired;
   }
@@ -27,13 +32,17 @@ class [[nodiscard]] SleepAwaiter : detail::WaitPoint, Timer {
   bool await_suspend(std::coroutine_handle<P> caller) {
     if (!begin(caller.promise())) return false;
     caller_ = caller;
-    EventLoop& loop = *task_->loop_;
-    if (relative_) deadline = loop.now() + delay_;
-    if (relative_ && delay_ <= Duration::zero()) {
-      loop.schedule(caller);  // a plain yield: run again after what is ready now
-    } else {
-      loop.reactor().add_timer(*this);
+    EventLoop& loop = *EventLoop::current();
+    if (on_fire == nullptr) {  // relative
+      const Duration delay = deadline.time_since_epoch();
+      if (delay <= Duration::zero()) {
+        loop.schedule(caller);  // a plain yield: run again after what is ready now
+        return true;
+      }
+      deadline = loop.now() + delay;
+      on_fire = &fired;
     }
+    loop.reactor().add_timer(*this);
     return true;
   }
 
@@ -43,7 +52,7 @@ class [[nodiscard]] SleepAwaiter : detail::WaitPoint, Timer {
   static void fired(Timer& t) noexcept {
     auto& self = static_cast<SleepAwaiter&>(t);
     self.end();
-    self.task_->loop_->resume(self.caller_);
+    EventLoop::current()->resume(self.caller_);
   }
   static void on_cancel(detail::WaitPoint& wp) noexcept {
     auto& self = static_cast<SleepAwaiter&>(wp);
@@ -51,11 +60,10 @@ class [[nodiscard]] SleepAwaiter : detail::WaitPoint, Timer {
     self.end();
     // A yield is already queued to resume us; a timer must be disarmed and replaced
     // by a queued resumption.
-    if (self.task_->loop_->reactor().cancel_timer(self)) self.task_->loop_->schedule(self.caller_);
+    EventLoop& loop = *EventLoop::current();
+    if (loop.reactor().cancel_timer(self)) loop.schedule(self.caller_);
   }
 
-  Duration delay_;
-  bool relative_;
   std::coroutine_handle<> caller_{};
 };
 
@@ -63,12 +71,12 @@ class [[nodiscard]] SleepAwaiter : detail::WaitPoint, Timer {
 /// the other ready tasks. Cancellable: throws CancelledError if the task is cancelled.
 template <class Rep, class Period>
 SleepAwaiter sleep(std::chrono::duration<Rep, Period> delay) noexcept {
-  return SleepAwaiter(std::chrono::ceil<Duration>(delay), true, TimePoint{});
+  return SleepAwaiter(std::chrono::ceil<Duration>(delay));
 }
 
 /// Suspends the current task until the loop's clock reaches `when`.
 inline SleepAwaiter sleep_until(TimePoint when) noexcept {
-  return SleepAwaiter(Duration::zero(), false, when);
+  return SleepAwaiter(when);
 }
 
 }  // namespace corio

@@ -108,7 +108,7 @@ class [[nodiscard]] WaitForAwaiter : WaitPoint, Timer, TaskWaiter {
       return false;
     }
     caller_ = caller;
-    EventLoop& loop = *WaitPoint::task_->loop_;
+    EventLoop& loop = *EventLoop::current();
     if (timeout_ <= Duration::zero()) {
       state_ = State::timed_out;
       child_.cancel();
@@ -149,7 +149,7 @@ class [[nodiscard]] WaitForAwaiter : WaitPoint, Timer, TaskWaiter {
   }
   static void on_child_done(TaskWaiter& w) noexcept {
     auto& self = static_cast<WaitForAwaiter&>(w);
-    EventLoop& loop = *self.WaitPoint::task_->loop_;
+    EventLoop& loop = *EventLoop::current();
     loop.reactor().cancel_timer(self);
     self.end();
     loop.schedule(self.caller_);

@@ -49,7 +49,11 @@ class Reactor {
   [[nodiscard]] TimePoint now() const noexcept { return clock_->now(); }
 
   /// Starts `op`; true means it already finished (see Backend::submit).
-  bool submit(Operation& op) noexcept { return backend_->submit(op); }
+  bool submit(Operation& op) noexcept {
+    if (backend_->submit(op)) return true;
+    ++in_flight_;
+    return false;
+  }
   /// Asks `op` to stop; its single completion still arrives.
   void cancel(Operation& op) noexcept { backend_->cancel(op); }
   /// Drops per-handle state before `handle` is closed.
@@ -60,10 +64,6 @@ class Reactor {
   /// Disarms `t`; returns false if it was not armed (already fired or never added).
   bool cancel_timer(Timer& t) noexcept { return timers_.erase(t); }
   [[nodiscard]] std::size_t timer_count() const noexcept { return timers_.size(); }
-
-  /// Queues a completion for `op` without the backend (e.g. an operation finished by
-  /// the layer above); delivered in the next turn.
-  void post(Operation& op) noexcept { completions_.push(op); }
 
   /// One turn: waits for I/O until the next deadline (not at all when `may_block` is
   /// false or completions are queued), then delivers every completion and fires every
@@ -80,6 +80,7 @@ class Reactor {
   std::unique_ptr<Backend> backend_;
   Clock* clock_;
   TimerHeap timers_;
+  std::size_t in_flight_ = 0;  // submitted, completion not yet delivered
 };
 
 }  // namespace corio

@@ -19,7 +19,7 @@ struct Timer {
 
   TimePoint deadline{};
   FireFn on_fire = nullptr;
-  std::uint64_t seq = 0;                  // FIFO among equal deadlines
+  std::uint32_t seq = 0;                  // FIFO among equal deadlines (wraps; see less())
   std::uint32_t heap_index = not_queued;  // position in the heap, for O(log n) cancel
 
   [[nodiscard]] bool queued() const noexcept { return heap_index != not_queued; }
@@ -44,8 +44,11 @@ class TimerHeap {
     std::int64_t key;  // deadline in ns: compared without touching the timer
     Timer* timer;
   };
+  // Equal deadlines compare insertion numbers modulo 2^32, which is exact while fewer
+  // than 2^31 timers share one deadline; 32 bits keep a Timer at 24 bytes.
   static bool less(const Entry& a, const Entry& b) noexcept {
-    return a.key < b.key || (a.key == b.key && a.timer->seq < b.timer->seq);
+    return a.key < b.key ||
+           (a.key == b.key && static_cast<std::int32_t>(a.timer->seq - b.timer->seq) < 0);
   }
   void place(std::size_t i, Entry e) noexcept {
     heap_[i] = e;
@@ -56,7 +59,7 @@ class TimerHeap {
   void remove_at(std::size_t i) noexcept;
 
   std::vector<Entry> heap_;
-  std::uint64_t next_seq_ = 0;
+  std::uint32_t next_seq_ = 0;
 };
 
 }  // namespace corio
