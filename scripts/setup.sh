@@ -17,7 +17,13 @@ done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+if [ "$(id -u)" -ne 0 ]; then
+  if ! command -v sudo >/dev/null; then
+    echo "corio setup: missing ${missing[*]}; run this as root (no sudo here)" >&2
+    exit 1
+  fi
+  sudo="sudo"
+fi
 echo "corio setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
