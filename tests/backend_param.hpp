@@ -46,6 +46,6 @@ inline std::string backend_test_name(const ::testing::TestParamInfo<std::string>
 }  // namespace corio::testing
 
 /// Instantiates `suite` once per backend that opens on this machine.
-#define CORIO_INSTANTIATE_BACKEND_SUITE(suite)                                              \
+#define CORIO_INSTANTIATE_BACKEND_SUITE(suite)                                                \
   INSTANTIATE_TEST_SUITE_P(Backends, suite, ::testing::ValuesIn(corio::available_backends()), \
                            ::corio::testing::backend_test_name)

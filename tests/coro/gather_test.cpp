@@ -10,6 +10,7 @@
 
 #include "backend_param.hpp"
 #include "corio/corio.hpp"
+#include "test_coros.hpp"
 
 namespace corio {
 namespace {
@@ -19,19 +20,9 @@ using testing::BackendTest;
 
 class GatherTest : public BackendTest {};
 
-struct Boom : std::runtime_error {
-  Boom() : std::runtime_error("boom") {}
-};
-
-template <class T>
-Coro<T> after(Duration d, T v) {
-  co_await sleep(d);
-  co_return v;
-}
-Coro<void> fail_after(Duration d) {
-  co_await sleep(d);
-  throw Boom();
-}
+using testing::after;
+using testing::Boom;
+using testing::fail_after;
 
 TEST_P(GatherTest, ReturnsResultsInArgumentOrderNotCompletionOrder) {
   auto main = []() -> Coro<void> {

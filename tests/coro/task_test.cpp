@@ -8,6 +8,7 @@
 
 #include "backend_param.hpp"
 #include "corio/corio.hpp"
+#include "test_coros.hpp"
 
 namespace corio {
 namespace {
@@ -17,21 +18,13 @@ using testing::BackendTest;
 
 class TaskTest : public BackendTest {};
 
-struct Boom : std::runtime_error {
-  explicit Boom(int c) : std::runtime_error("boom"), code(c) {}
-  int code;
-};
+using testing::after;
+using testing::Boom;
+using testing::fail_after;
 
-Coro<int> value(int v) { co_return v; }
-Coro<int> later(int v, Duration d) {
-  co_await sleep(d);
+Coro<int> value(int v) {
   co_return v;
 }
-Coro<void> fail_after(Duration d, int code) {
-  co_await sleep(d);
-  throw Boom(code);
-}
-
 TEST_P(TaskTest, CoroReturnsItsValueThroughCoAwait) {
   auto main = []() -> Coro<int> { co_return co_await value(41) + 1; };
   EXPECT_EQ(run(main()), 42);
@@ -88,7 +81,8 @@ TEST_P(TaskTest, DeepAwaitChainsDoNotGrowTheStack) {
 TEST_P(TaskTest, MillionsOfSynchronousAwaitsInALoopDoNotGrowTheStack) {
   auto main = []() -> Coro<long> {
     long sum = 0;
-    for (int i = 0; i < 1'000'000; ++i) sum += co_await value(1);
+    for (int i = 0; i < 1'000'000; ++i)
+      sum += co_await value(1);
     co_return sum;
   };
   EXPECT_EQ(run(main()), 1'000'000);
@@ -117,8 +111,10 @@ TEST_P(TaskTest, ReadyTasksRunInCreationOrder) {
       co_return;
     };
     std::vector<Task<void>> tasks;
-    for (int i = 0; i < 5; ++i) tasks.push_back(create_task(body(order, i)));
-    for (auto& t : tasks) co_await t;
+    for (int i = 0; i < 5; ++i)
+      tasks.push_back(create_task(body(order, i)));
+    for (auto& t : tasks)
+      co_await t;
     EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
   };
   run(main());
@@ -156,7 +152,7 @@ TEST_P(TaskTest, DroppedTaskHandleDoesNotStopTheTask) {
 
 TEST_P(TaskTest, SeveralAwaitersOfOneTaskAllGetItsResult) {
   auto main = []() -> Coro<void> {
-    Task<int> t = create_task(later(5, 10ms));
+    Task<int> t = create_task(after(10ms, 5));
     auto wait_on = [](Task<int> task) -> Coro<int> { co_return co_await task; };
     auto [a, b] = co_await gather(wait_on(t), wait_on(t));
     EXPECT_EQ(a, 5);
@@ -169,7 +165,7 @@ TEST_P(TaskTest, SeveralAwaitersOfOneTaskAllGetItsResult) {
 
 TEST_P(TaskTest, ResultOfAnUnfinishedTaskIsAnInvalidStateError) {
   auto main = []() -> Coro<void> {
-    Task<int> t = create_task(later(1, 1s));
+    Task<int> t = create_task(after(1s, 1));
     EXPECT_FALSE(t.done());
     EXPECT_THROW((void)t.result(), InvalidStateError);
     EXPECT_THROW((void)t.exception(), InvalidStateError);
@@ -273,7 +269,7 @@ TEST_P(TaskTest, CancelWhileRunningIsDeliveredAtTheNextAwait) {
 
 TEST_P(TaskTest, CancellingTheAwaiterOfATaskCancelsThatTaskToo) {
   auto main = []() -> Coro<void> {
-    Task<int> inner = create_task(later(1, 1h));
+    Task<int> inner = create_task(after(1h, 1));
     auto outer_body = [](Task<int> t) -> Coro<int> { co_return co_await t; };
     Task<int> outer = create_task(outer_body(inner));
     co_await sleep(1s);
@@ -300,7 +296,7 @@ TEST_P(TaskTest, RetrievedAndCancelledExceptionsAreNotReported) {
   ::testing::internal::CaptureStderr();
   auto main = []() -> Coro<void> {
     Task<void> failed = create_task(fail_after(1ms, 1));
-    Task<int> cancelled = create_task(later(1, 1h));
+    Task<int> cancelled = create_task(after(1h, 1));
     co_await sleep(1s);
     EXPECT_NE(failed.exception(), nullptr);
     cancelled.cancel();

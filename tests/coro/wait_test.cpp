@@ -8,6 +8,7 @@
 
 #include "backend_param.hpp"
 #include "corio/corio.hpp"
+#include "test_coros.hpp"
 
 namespace corio {
 namespace {
@@ -17,17 +18,11 @@ using testing::BackendTest;
 
 class WaitTest : public BackendTest {};
 
-struct Boom : std::runtime_error {
-  Boom() : std::runtime_error("boom") {}
-};
+using testing::after;
+using testing::Boom;
 
-Coro<int> after(Duration d, int v) {
-  co_await sleep(d);
-  co_return v;
-}
 Coro<int> fail_after(Duration d) {
-  co_await sleep(d);
-  throw Boom();
+  return testing::fail_after<int>(d);
 }
 
 TEST_P(WaitTest, FirstCompletedReturnsAsSoonAsOneTaskFinishes) {

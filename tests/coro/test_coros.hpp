@@ -1,0 +1,30 @@
+// Small coroutines the coro suites share: a value after a delay, a failure after one.
+#pragma once
+
+#include <stdexcept>
+
+#include "corio/corio.hpp"
+
+namespace corio::testing {
+
+/// The exception the suites throw on purpose; `code` tells failures apart.
+struct Boom : std::runtime_error {
+  explicit Boom(int c = 0) : std::runtime_error("boom"), code(c) {}
+  int code;
+};
+
+/// Returns `v` after sleeping `d`.
+template <class T>
+Coro<T> after(Duration d, T v) {
+  co_await sleep(d);
+  co_return v;
+}
+
+/// Throws Boom(code) after sleeping `d`.
+template <class T = void>
+Coro<T> fail_after(Duration d, int code = 0) {
+  co_await sleep(d);
+  throw Boom(code);
+}
+
+}  // namespace corio::testing
