@@ -45,7 +45,7 @@ bool GatherCore::settle_if_ready() noexcept {
   end();
   // A gather that was cancelled and whose children all finished ends cancelled, even if
   // some child swallowed its cancellation (asyncio does the same).
-  if (!failure_ && cancel_requested_) cancelled_ = true;
+  if (!failure_ && cancel_requested()) mark_cancelled();
   return true;
 }
 

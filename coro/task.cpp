@@ -48,19 +48,22 @@ void first_step(void* arg) {
     return;
   }
   task.state_ = TaskState::running;
-  task.self_.resume();
+  task.link_.resume();
 }
 
 }  // namespace
 
-void WaitPoint::throw_cancelled() {
+void WaitPoint::throw_cancelled() const {
+  // Consumes any cancel() that arrived after this await was already ending: asyncio
+  // raises one CancelledError for them, not one per call.
+  if (task_ != nullptr) task_->must_cancel_ = false;
   t_last_cancel = std::make_exception_ptr(CancelledError{});
   std::rethrow_exception(t_last_cancel);
 }
 
 void PromiseBase::start_task(EventLoop& loop, std::coroutine_handle<> self) {
   task_ = this;
-  self_ = self;
+  link_ = self;
   refs_ = 2;  // the caller's Task handle and the loop's own until the task finishes
   state_ = TaskState::scheduled;
   loop.add_task(*this);
@@ -139,7 +142,7 @@ void PromiseBase::destroy_frame() noexcept {
     describe(exception_, what, sizeof what);
     std::fprintf(stderr, "corio: Task exception was never retrieved: %s\n", what);
   }
-  self_.destroy();
+  link_.destroy();
 }
 
 }  // namespace corio::detail

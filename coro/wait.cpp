@@ -57,7 +57,7 @@ void WaitCore::fired(Timer& t) noexcept {
 
 void WaitCore::on_cancel(WaitPoint& wp) noexcept {
   auto& self = static_cast<WaitCore&>(wp);
-  self.cancelled_ = true;  // wait() never cancels the tasks, only stops waiting
+  self.mark_cancelled();  // wait() never cancels the tasks, only stops waiting
   self.settle();
 }
 

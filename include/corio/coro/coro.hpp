@@ -28,7 +28,7 @@ struct FinalAwaiter {
       p.finish_task();  // may destroy the frame: touch nothing after it
       return std::noop_coroutine();
     }
-    return p.continuation_ ? p.continuation_ : std::noop_coroutine();
+    return p.link_ ? p.link_ : std::noop_coroutine();
   }
   void await_resume() const noexcept {}
 };
@@ -119,7 +119,7 @@ class [[nodiscard]] Coro {
     template <detail::CorioPromise P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> caller) noexcept {
       detail::PromiseBase& child = h.promise();
-      child.continuation_ = caller;
+      child.link_ = caller;
       child.task_ = caller.promise().task_;
       return h;
     }

@@ -57,9 +57,9 @@ class [[nodiscard]] IoAwaiter : detail::WaitPoint, Operation {
   static void completed(Operation& op) noexcept {
     auto& self = static_cast<IoAwaiter&>(op);
     self.end();
-    if (self.cancel_requested_) {
+    if (self.cancel_requested()) {
       if (self.result == -ECANCELED) {
-        self.cancelled_ = true;
+        self.mark_cancelled();
       } else {
         self.defer_cancel();  // it finished first: keep the result, cancel at next await
       }

@@ -44,10 +44,7 @@ class WaitPoint {
   WaitPoint& operator=(WaitPoint&&) = delete;
 
   /// Called by Task::cancel() while the task is suspended here.
-  void request_cancel() noexcept {
-    cancel_requested_ = true;
-    cancel_fn_(*this);
-  }
+  inline void request_cancel() noexcept;
 
  protected:
   /// Registers this suspension with the caller's task. Returns false when a
@@ -59,14 +56,15 @@ class WaitPoint {
   /// The operation finished normally although a cancel was asked for: the task must
   /// still see the cancellation, at its next await.
   inline void defer_cancel() noexcept;
-  void throw_if_cancelled() const {
-    if (cancelled_) throw_cancelled();
-  }
-  [[noreturn]] static void throw_cancelled();
+  /// Whether request_cancel() was called during this await.
+  [[nodiscard]] inline bool cancel_requested() const noexcept;
+  /// Makes this await end with CancelledError.
+  inline void mark_cancelled() noexcept;
+  /// Throws CancelledError if this await was cancelled (call first in await_resume).
+  inline void throw_if_cancelled() const;
+  [[noreturn]] void throw_cancelled() const;
 
-  PromiseBase* task_ = nullptr;
-  bool cancel_requested_ = false;  // request_cancel() was called
-  bool cancelled_ = false;         // this await ends with CancelledError
+  PromiseBase* task_ = nullptr;  // set by begin(); null if the await never suspended
 
  private:
   CancelFn cancel_fn_;
@@ -90,13 +88,15 @@ class PromiseBase {
   /// The root promise of the task this frame runs in.
   [[nodiscard]] PromiseBase* task() const noexcept { return task_; }
 
-  // --- Await chain (every frame) ---
-  std::coroutine_handle<> continuation_{};  // who awaits this Coro
+  // --- Every frame ---
+  // A frame awaited inline needs the handle of whoever awaits it (the continuation); a
+  // task root is awaited by no one and needs its own handle instead. One field serves
+  // both, which keeps every task 8 bytes smaller.
+  std::coroutine_handle<> link_{};
   PromiseBase* task_ = nullptr;
   std::exception_ptr exception_{};
 
   // --- Task state (roots only) ---
-  std::coroutine_handle<> self_{};
   TaskWaiter* waiters_ = nullptr;     // circular list: waiters_->prev is the newest
   WaitPoint* wait_point_ = nullptr;   // the current cancellable suspension
   PromiseBase* next_task_ = nullptr;  // the loop's list of live tasks
@@ -107,6 +107,10 @@ class PromiseBase {
   bool must_cancel_ = false;  // deliver CancelledError at the next await
   bool cancelled_ = false;    // finished by CancelledError
   bool retrieved_ = false;    // someone looked at the exception
+  // The current await's cancellation state. A task suspends at one wait point at a time,
+  // so these live here rather than in every awaiter (a sleeping task is smaller).
+  bool wait_cancel_requested_ = false;  // the wait point was asked to cancel
+  bool wait_cancelled_ = false;         // the await ends with CancelledError
 
   [[nodiscard]] bool done() const noexcept { return state_ == TaskState::done; }
 
@@ -137,11 +141,30 @@ class PromiseBase {
   void destroy_frame() noexcept;
 };
 
+void WaitPoint::request_cancel() noexcept {
+  task_->wait_cancel_requested_ = true;
+  cancel_fn_(*this);
+}
+
+bool WaitPoint::cancel_requested() const noexcept {
+  return task_ != nullptr && task_->wait_cancel_requested_;
+}
+
+void WaitPoint::mark_cancelled() noexcept {
+  task_->wait_cancelled_ = true;
+}
+
+void WaitPoint::throw_if_cancelled() const {
+  if (task_ != nullptr && task_->wait_cancelled_) throw_cancelled();
+}
+
 bool WaitPoint::begin(PromiseBase& caller) noexcept {
   task_ = caller.task_;
+  task_->wait_cancel_requested_ = false;
+  task_->wait_cancelled_ = false;
   if (task_->must_cancel_) {
     task_->must_cancel_ = false;
-    cancelled_ = true;
+    task_->wait_cancelled_ = true;
     return false;
   }
   task_->wait_point_ = this;

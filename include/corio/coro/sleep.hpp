@@ -56,7 +56,7 @@ class [[nodiscard]] SleepAwaiter : detail::WaitPoint, Timer {
   }
   static void on_cancel(detail::WaitPoint& wp) noexcept {
     auto& self = static_cast<SleepAwaiter&>(wp);
-    self.cancelled_ = true;
+    self.mark_cancelled();
     self.end();
     // A yield is already queued to resume us; a timer must be disarmed and replaced
     // by a queued resumption.

@@ -122,12 +122,9 @@ class [[nodiscard]] WaitForAwaiter : WaitPoint, Timer, TaskWaiter {
   T await_resume() {
     throw_if_cancelled();
     PromiseBase& p = child_.promise();
-    if (cancel_requested_ || (state_ == State::timed_out && p.cancelled_)) {
+    if (cancel_requested() || (state_ == State::timed_out && p.cancelled_)) {
       p.retrieved_ = true;
-      if (cancel_requested_) {
-        cancelled_ = true;
-        throw_if_cancelled();
-      }
+      if (cancel_requested()) throw_cancelled();
       throw TimeoutError();
     }
     // Finished in time, or it swallowed the cancellation and returned a value (which
