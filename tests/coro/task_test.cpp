@@ -267,6 +267,29 @@ TEST_P(TaskTest, CancelWhileRunningIsDeliveredAtTheNextAwait) {
   run(main());
 }
 
+TEST_P(TaskTest, SeveralCancelsBeforeTheTaskResumesRaiseOneCancelledError) {
+  auto main = []() -> Coro<void> {
+    auto body = []() -> Coro<int> {
+      int caught = 0;
+      try {
+        co_await sleep(1h);
+      } catch (const CancelledError&) {
+        ++caught;
+      }
+      co_await sleep(1ms);  // the extra cancel() calls must not strike again here
+      co_return caught;
+    };
+    Task<int> t = create_task(body());
+    co_await sleep(1s);
+    EXPECT_TRUE(t.cancel());
+    EXPECT_TRUE(t.cancel());
+    EXPECT_TRUE(t.cancel());
+    EXPECT_EQ(co_await t, 1);
+    EXPECT_EQ(t.cancelling(), 3u);
+  };
+  run_virtual(main());
+}
+
 TEST_P(TaskTest, CancellingTheAwaiterOfATaskCancelsThatTaskToo) {
   auto main = []() -> Coro<void> {
     Task<int> inner = create_task(after(1h, 1));
