@@ -8,6 +8,7 @@
 #include "corio/coro/loop.hpp"
 #include "corio/coro/result.hpp"
 #include "corio/coro/run.hpp"
+#include "corio/coro/shield.hpp"
 #include "corio/coro/sleep.hpp"
 #include "corio/coro/task.hpp"
 #include "corio/coro/wait.hpp"
