@@ -3,6 +3,7 @@
 
 #include "corio/coro/coro.hpp"
 #include "corio/coro/errors.hpp"
+#include "corio/coro/future.hpp"
 #include "corio/coro/gather.hpp"
 #include "corio/coro/io.hpp"
 #include "corio/coro/loop.hpp"

@@ -20,6 +20,9 @@ class WaiterList;
 class ListWaiter : public WaitPoint {
  public:
   ListWaiter() noexcept : WaitPoint(&cancel_waiting) {}
+  /// For waits whose cancellation means more than leaving the queue (cancelling a
+  /// Future cancels the future itself, as in asyncio).
+  explicit ListWaiter(CancelFn on_cancel) noexcept : WaitPoint(on_cancel) {}
   ListWaiter(ListWaiter&& other) noexcept : WaitPoint(std::move(other)) {}
 
   /// Whether the waiter is still queued (not woken, not cancelled).
