@@ -140,12 +140,13 @@ class EpollBackend final : public Backend {
   }
 
   void drain_wake() noexcept {
-    // Clear the flag before reading: a wake racing with us then writes again and at
-    // worst makes the next wait return early, instead of being swallowed.
-    woken_.store(false, std::memory_order_release);
+    // Read first, then clear the flag (see PollBackend::drain_wake: clearing first lets
+    // the read swallow a racing wake()'s write while the flag stays set, and every
+    // later wake() is then lost).
     std::uint64_t count = 0;
     while (::read(wake_fd_, &count, sizeof count) < 0 && errno == EINTR) {
     }
+    woken_.store(false, std::memory_order_release);
   }
 
   int epoll_fd_;

@@ -139,15 +139,19 @@ class PollBackend final : public Backend {
   }
 
   void drain_wake() noexcept {
-    // Clear the flag before reading: a wake racing with us then writes again and at
-    // worst makes the next wait return early, instead of being swallowed.
-    woken_.store(false, std::memory_order_release);
+    // Read first, then clear the flag. Clearing first loses wake-ups: a wake() landing
+    // between the two would see the flag clear, write its byte, and have it swallowed
+    // by our read, leaving the flag set with the pipe empty, so every later wake()
+    // would skip its write. A wake() landing after the read but before the clear is
+    // skipped harmlessly: this wait is already returning, and the caller's state
+    // change was made before it called wake().
     char buf[64];
     for (;;) {
       const ssize_t r = ::read(wake_read_, buf, sizeof buf);
       if (r > 0 || (r < 0 && errno == EINTR)) continue;
       break;  // EAGAIN: empty
     }
+    woken_.store(false, std::memory_order_release);
   }
 
   int wake_read_;
