@@ -17,6 +17,7 @@ EventLoop::EventLoop(const RunOptions& options) {
   ro.clock = options.clock;
   std::error_code ec;
   std::string message;
+  thread_pool_size_ = options.thread_pool_size;
   reactor_ = Reactor::open(ro, ec, message);
   if (!reactor_) throw BackendError(ec, message);
   previous_ = t_current_loop;
@@ -24,6 +25,8 @@ EventLoop::EventLoop(const RunOptions& options) {
 }
 
 EventLoop::~EventLoop() {
+  // Workers may still post results; join them before anything they could touch goes.
+  if (pool_) pool_->shutdown();
   while (tasks_ != nullptr)
     tasks_->abandon_task();
   t_current_loop = previous_;
@@ -48,13 +51,40 @@ void EventLoop::ReadyQueue::resize(std::size_t capacity) {
   tail_ = n;
 }
 
+void EventLoop::call_soon_threadsafe(std::function<void()> fn) {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    inbox_.push_back(std::move(fn));
+  }
+  // Only the first post since the loop last looked needs to interrupt its wait.
+  if (!inbox_pending_.exchange(true, std::memory_order_acq_rel)) reactor_->wake();
+}
+
+ThreadPool& EventLoop::thread_pool() {
+  if (!pool_) pool_ = std::make_unique<ThreadPool>(thread_pool_size_);
+  return *pool_;
+}
+
+void EventLoop::run_inbox() {
+  if (!inbox_pending_.exchange(false, std::memory_order_acq_rel)) return;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    inbox_.swap(inbox_spare_);
+  }
+  for (std::function<void()>& fn : inbox_spare_)
+    fn();
+  inbox_spare_.clear();
+}
+
 void EventLoop::run_once(bool may_block) {
   // I/O and timers first (they resume their coroutines directly), then what was ready
   // at that point; callbacks queued meanwhile wait for the next turn, so I/O is polled
   // between them (asyncio's _run_once has the same order). Ending with the ready queue
   // lets run_until_done see a finished task before it would block again.
-  int rc = reactor_->run_once(may_block && ready_.empty());
+  const bool inbox_waiting = inbox_pending_.load(std::memory_order_acquire);
+  int rc = reactor_->run_once(may_block && ready_.empty() && !inbox_waiting);
   if (rc < 0) throw std::system_error(-rc, std::system_category(), "corio: backend wait failed");
+  run_inbox();
   for (std::size_t n = ready_.size(); n > 0; --n) {
     Callback c = ready_.pop();
     budget_ = kBudget;

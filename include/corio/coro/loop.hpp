@@ -1,15 +1,19 @@
 // The event loop: one per thread, owning a Reactor and the ready queue.
 #pragma once
 
+#include <atomic>
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "corio/coro/promise.hpp"
+#include "corio/coro/thread_pool.hpp"
 #include "corio/reactor/reactor.hpp"
 
 namespace corio {
@@ -28,10 +32,13 @@ struct RunOptions {
   unsigned queue_depth = 256;
   /// Time source (tests pass a ManualClock); nullptr means the steady clock.
   Clock* clock = nullptr;
+  /// Threads for to_thread(); 0 means min(32, hardware threads + 4), like Python.
+  std::size_t thread_pool_size = 0;
 };
 
-/// The scheduler. A turn runs the ready queue FIFO, then lets the reactor wait for I/O
-/// or the next timer and deliver what happened. Only wake() is thread-safe.
+/// The scheduler. A turn lets the reactor wait for I/O or the next timer and deliver
+/// what happened, then runs the ready queue FIFO. Only call_soon_threadsafe() may be
+/// called from other threads.
 class EventLoop {
  public:
   /// Opens the backend; throws BackendError if it cannot.
@@ -50,6 +57,13 @@ class EventLoop {
   [[nodiscard]] Reactor& reactor() noexcept { return *reactor_; }
   [[nodiscard]] std::string_view backend_name() const noexcept { return reactor_->backend_name(); }
   [[nodiscard]] TimePoint now() const noexcept { return reactor_->now(); }
+
+  /// Runs `fn` on the loop's thread in a coming turn; callable from any thread, it
+  /// wakes a loop blocked in the backend (asyncio's call_soon_threadsafe).
+  void call_soon_threadsafe(std::function<void()> fn);
+  /// The pool that to_thread() uses, started on first use and joined when the loop
+  /// closes.
+  [[nodiscard]] ThreadPool& thread_pool();
 
   /// Queues `fn(arg)` to run in a later turn, FIFO (asyncio's call_soon).
   void call_soon(void (*fn)(void*), void* arg) { ready_.push(Callback{fn, arg}); }
@@ -118,8 +132,16 @@ class EventLoop {
     std::coroutine_handle<>::from_address(address).resume();
   }
 
+  void run_inbox();
+
   std::unique_ptr<Reactor> reactor_;
   ReadyQueue ready_;
+  std::mutex inbox_mutex_;
+  std::vector<std::function<void()>> inbox_;  // from call_soon_threadsafe
+  std::vector<std::function<void()>> inbox_spare_;
+  std::atomic<bool> inbox_pending_{false};
+  std::size_t thread_pool_size_;
+  std::unique_ptr<ThreadPool> pool_;
   int budget_ = kBudget;
   detail::PromiseBase* tasks_ = nullptr;  // intrusive list of unfinished tasks
   std::size_t task_count_ = 0;
