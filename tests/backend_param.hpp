@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 #include <utility>
 
@@ -33,10 +34,19 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
     o.clock = &clock_;
     return corio::run(std::move(main), o);
   }
+  /// run_virtual with a watchdog: a regression that deadlocks fails with TimeoutError
+  /// after a virtual day instead of hanging the suite.
+  void run_bounded(Coro<void> main) { run_virtual(watchdog(std::move(main))); }
+
   /// Virtual time elapsed since the test started (run_virtual only).
   [[nodiscard]] Duration virtual_elapsed() const { return clock_.now() - TimePoint{}; }
 
   ManualClock clock_;
+
+ private:
+  static Coro<void> watchdog(Coro<void> main) {
+    co_await wait_for(std::move(main), std::chrono::hours(24));
+  }
 };
 
 inline std::string backend_test_name(const ::testing::TestParamInfo<std::string>& info) {

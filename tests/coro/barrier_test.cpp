@@ -17,13 +17,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::BackendTest;
 
-class BarrierTest : public BackendTest {
- protected:
-  // Virtual time plus a watchdog: a regression that deadlocks fails with TimeoutError
-  // instead of hanging the suite.
-  void run_bounded(Coro<void> main) { run_virtual(watchdog(std::move(main))); }
-  static Coro<void> watchdog(Coro<void> main) { co_await wait_for(std::move(main), 24h); }
-};
+class BarrierTest : public BackendTest {};
 
 // Arrives after `delay`; returns the index the barrier gave.
 Coro<std::size_t> party(Barrier& b, Duration delay) {

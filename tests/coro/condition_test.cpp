@@ -16,13 +16,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::BackendTest;
 
-class ConditionTest : public BackendTest {
- protected:
-  // Virtual time plus a watchdog: a regression that deadlocks fails with TimeoutError
-  // instead of hanging the suite.
-  void run_bounded(Coro<void> main) { run_virtual(watchdog(std::move(main))); }
-  static Coro<void> watchdog(Coro<void> main) { co_await wait_for(std::move(main), 24h); }
-};
+class ConditionTest : public BackendTest {};
 
 // Waits for one notification with the lock held, then logs `id`.
 Coro<void> waiter(Condition& c, std::vector<int>& log, int id) {

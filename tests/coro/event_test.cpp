@@ -16,13 +16,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::BackendTest;
 
-class EventTest : public BackendTest {
- protected:
-  // Virtual time plus a watchdog: a regression that deadlocks fails with TimeoutError
-  // instead of hanging the suite.
-  void run_bounded(Coro<void> main) { run_virtual(watchdog(std::move(main))); }
-  static Coro<void> watchdog(Coro<void> main) { co_await wait_for(std::move(main), 24h); }
-};
+class EventTest : public BackendTest {};
 
 Coro<void> waiter(Event& ev, std::vector<int>& log, int id) {
   co_await ev.wait();

@@ -16,13 +16,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::BackendTest;
 
-class LockTest : public BackendTest {
- protected:
-  // Virtual time plus a watchdog: a regression that deadlocks fails with TimeoutError
-  // instead of hanging the suite.
-  void run_bounded(Coro<void> main) { run_virtual(watchdog(std::move(main))); }
-  static Coro<void> watchdog(Coro<void> main) { co_await wait_for(std::move(main), 24h); }
-};
+class LockTest : public BackendTest {};
 
 // Takes the lock, logs `id`, holds it for `hold`, releases.
 Coro<void> worker(Lock& lock, std::vector<int>& log, int id, Duration hold) {

@@ -21,15 +21,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::BackendTest;
 
-class QueueTest : public BackendTest {
- protected:
-  /// Runs `main` in virtual time for at most a virtual hour: a waiter the queue forgot
-  /// to wake then fails the test with TimeoutError instead of hanging it.
-  void run_bounded(Coro<void> main) { run_virtual(watchdog(std::move(main))); }
-
- private:
-  static Coro<void> watchdog(Coro<void> main) { co_await wait_for(std::move(main), 1h); }
-};
+class QueueTest : public BackendTest {};
 
 std::vector<int> iota(int n) {
   std::vector<int> v(static_cast<std::size_t>(n));

@@ -18,13 +18,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::BackendTest;
 
-class SemaphoreTest : public BackendTest {
- protected:
-  // Virtual time plus a watchdog: a regression that deadlocks fails with TimeoutError
-  // instead of hanging the suite.
-  void run_bounded(Coro<void> main) { run_virtual(watchdog(std::move(main))); }
-  static Coro<void> watchdog(Coro<void> main) { co_await wait_for(std::move(main), 24h); }
-};
+class SemaphoreTest : public BackendTest {};
 
 // Takes a permit, logs `id`, holds it for `hold`, gives it back.
 Coro<void> worker(Semaphore& sem, std::vector<int>& log, int id, Duration hold) {
