@@ -13,7 +13,6 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
-#include <climits>
 #include <cstdint>
 #include <new>
 
@@ -48,11 +47,9 @@ class EpollBackend final : public Backend {
   }
 
   bool submit(Operation& op) noexcept override {
-    if (op.handle < 0 || op.handle > INT_MAX) return finish(op, -EBADF);
-    op.backend_state = 0;
+    FdState* state = readiness::start_submit(table_, op);
+    if (state == nullptr) return true;
     const int fd = static_cast<int>(op.handle);
-    FdState* state = table_.at(fd);
-    if (state == nullptr) return finish(op, -ENOMEM);
     const Side side = readiness::side_of(op.code);
     const int s = static_cast<int>(side);
     readiness::OpQueue& queue = state->queue(side);
@@ -62,7 +59,7 @@ class EpollBackend final : public Backend {
       const std::intptr_t r = readiness::perform(op);
       if (r != -EAGAIN) {
         if (readiness::exhausted(*state, op, r)) state->ready[s] = false;
-        return finish(op, r);
+        return readiness::finish(op, r);
       }
       state->ready[s] = false;
     }
@@ -73,7 +70,7 @@ class EpollBackend final : public Backend {
       ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
       ev.data.fd = fd;
       if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST) {
-        return finish(op, -errno);
+        return readiness::finish(op, -errno);
       }
       state->registered = true;
     }
@@ -134,11 +131,6 @@ class EpollBackend final : public Backend {
   }
 
  private:
-  static bool finish(Operation& op, std::intptr_t result) noexcept {
-    op.result = result;
-    return true;
-  }
-
   void drain_wake() noexcept {
     // Read first, then clear the flag (see PollBackend::drain_wake: clearing first lets
     // the read swallow a racing wake()'s write while the flag stays set, and every

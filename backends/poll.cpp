@@ -10,7 +10,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <climits>
 #include <cstdint>
 #include <new>
 #include <vector>
@@ -41,22 +40,20 @@ class PollBackend final : public Backend {
   [[nodiscard]] Capability capabilities() const noexcept override { return Capability::none; }
 
   bool submit(Operation& op) noexcept override {
-    if (op.handle < 0 || op.handle > INT_MAX) return finish(op, -EBADF);
-    op.backend_state = 0;
+    FdState* state = readiness::start_submit(table_, op);
+    if (state == nullptr) return true;
     const int fd = static_cast<int>(op.handle);
-    FdState* state = table_.at(fd);
-    if (state == nullptr) return finish(op, -ENOMEM);
     readiness::OpQueue& queue = state->queue(readiness::side_of(op.code));
     // Waiting operations go first (FIFO); otherwise try at once.
     if (queue.empty()) {
       const std::intptr_t r = readiness::perform(op);
-      if (r != -EAGAIN) return finish(op, r);
+      if (r != -EAGAIN) return readiness::finish(op, r);
     }
     if (state->slot == FdState::no_slot) {
       try {
         waiting_.push_back(fd);
       } catch (...) {
-        return finish(op, -ENOMEM);
+        return readiness::finish(op, -ENOMEM);
       }
       state->slot = static_cast<std::uint32_t>(waiting_.size() - 1);
     }
@@ -123,11 +120,6 @@ class PollBackend final : public Backend {
   }
 
  private:
-  static bool finish(Operation& op, std::intptr_t result) noexcept {
-    op.result = result;
-    return true;
-  }
-
   // Removes `state`'s fd from the waiting list by moving the last entry into its slot.
   void unlist(FdState& state) noexcept {
     const std::uint32_t slot = state.slot;

@@ -151,17 +151,25 @@ void OpQueue::remove(Operation& op) noexcept {
   op.prev = nullptr;
 }
 
-FdState* FdTable::at(int fd) noexcept {
-  const auto index = static_cast<std::size_t>(fd);
-  if (index >= states_.size()) {
-    // Doubling keeps growth amortised; fd numbers are dense (lowest free first).
-    try {
-      states_.resize(std::max({index + 1, states_.size() * 2, std::size_t{64}}));
-    } catch (...) {
-      return nullptr;
-    }
+FdState* FdTable::grow(std::size_t index) noexcept {
+  // Doubling keeps growth amortised; fd numbers are dense (lowest free first).
+  try {
+    states_.resize(std::max({index + 1, states_.size() * 2, std::size_t{64}}));
+  } catch (...) {
+    return nullptr;
   }
   return &states_[index];
+}
+
+FdState* start_submit(FdTable& table, Operation& op) noexcept {
+  if (op.handle < 0 || op.handle > INT_MAX) {
+    finish(op, -EBADF);
+    return nullptr;
+  }
+  op.backend_state = 0;
+  FdState* state = table.at(static_cast<int>(op.handle));
+  if (state == nullptr) finish(op, -ENOMEM);
+  return state;
 }
 
 void FdTable::reset(native_handle fd) noexcept {

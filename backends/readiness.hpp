@@ -86,8 +86,11 @@ struct FdState {
 class FdTable {
  public:
   /// The state of `fd` (>= 0), growing the table if needed; nullptr if that growth
-  /// cannot be allocated.
-  FdState* at(int fd) noexcept;
+  /// cannot be allocated. Inline: it runs on every submit, growth almost never.
+  FdState* at(int fd) noexcept {
+    const auto index = static_cast<std::size_t>(fd);
+    return index < states_.size() ? &states_[index] : grow(index);
+  }
   /// The state of `fd`, or nullptr if the table never reached it.
   [[nodiscard]] FdState* find(native_handle fd) noexcept {
     if (fd < 0 || static_cast<std::size_t>(fd) >= states_.size()) return nullptr;
@@ -97,8 +100,21 @@ class FdTable {
   void reset(native_handle fd) noexcept;
 
  private:
+  FdState* grow(std::size_t index) noexcept;
+
   std::vector<FdState> states_;
 };
+
+/// Ends a submission with `result` now: Backend::submit's "finished inline".
+inline bool finish(Operation& op, std::intptr_t result) noexcept {
+  op.result = result;
+  return true;
+}
+
+/// The checks every readiness backend's submit starts with: a valid fd number, the
+/// connect phase reset, the fd's state found (or made). Returns nullptr when `op` ends
+/// right here, with its result set (-EBADF, -ENOMEM).
+FdState* start_submit(FdTable& table, Operation& op) noexcept;
 
 /// Whether `result` of `op` proves the fd has nothing more to give (a stream recv shorter
 /// than asked) or no more room (a send shorter than asked). May ask the OS the socket

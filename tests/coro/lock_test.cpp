@@ -9,6 +9,7 @@
 #include "backend_param.hpp"
 #include "corio/corio.hpp"
 #include "corio/coro/lock.hpp"
+#include "test_coros.hpp"
 
 namespace corio {
 namespace {
@@ -18,12 +19,8 @@ using testing::BackendTest;
 
 class LockTest : public BackendTest {};
 
-// Takes the lock, logs `id`, holds it for `hold`, releases.
 Coro<void> worker(Lock& lock, std::vector<int>& log, int id, Duration hold) {
-  co_await lock.acquire();
-  log.push_back(id);
-  co_await sleep(hold);
-  lock.release();
+  return testing::hold_and_log(lock, log, id, hold);
 }
 
 TEST_P(LockTest, AcquireOfAFreeLockTakesItAndReleaseFreesIt) {

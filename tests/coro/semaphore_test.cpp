@@ -11,6 +11,7 @@
 #include "backend_param.hpp"
 #include "corio/corio.hpp"
 #include "corio/coro/semaphore.hpp"
+#include "test_coros.hpp"
 
 namespace corio {
 namespace {
@@ -20,12 +21,8 @@ using testing::BackendTest;
 
 class SemaphoreTest : public BackendTest {};
 
-// Takes a permit, logs `id`, holds it for `hold`, gives it back.
 Coro<void> worker(Semaphore& sem, std::vector<int>& log, int id, Duration hold) {
-  co_await sem.acquire();
-  log.push_back(id);
-  co_await sleep(hold);
-  sem.release();
+  return testing::hold_and_log(sem, log, id, hold);
 }
 
 TEST_P(SemaphoreTest, NegativeInitialValueIsRejected) {

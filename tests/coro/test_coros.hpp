@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdexcept>
+#include <vector>
 
 #include "corio/corio.hpp"
 
@@ -25,6 +26,15 @@ template <class T = void>
 Coro<T> fail_after(Duration d, int code = 0) {
   co_await sleep(d);
   throw Boom(code);
+}
+
+/// Takes `m` (a Lock or a Semaphore), logs `id`, holds it for `hold`, releases it.
+template <class M>
+Coro<void> hold_and_log(M& m, std::vector<int>& log, int id, Duration hold) {
+  co_await m.acquire();
+  log.push_back(id);
+  co_await sleep(hold);
+  m.release();
 }
 
 }  // namespace corio::testing
