@@ -60,8 +60,11 @@ void GatherCore::detach() noexcept {
 
 void GatherCore::on_cancel(WaitPoint& wp) noexcept {
   auto& g = static_cast<GatherCore&>(wp);
+  bool reached = false;
   for (Child& c : g.children_)
-    c.task->request_cancel();
+    reached = c.task->request_cancel() || reached;
+  // Every child had finished already: keep the outcome, cancel at the next await.
+  if (!reached) g.defer_cancel();
 }
 
 void GatherCore::rethrow_outcome() {

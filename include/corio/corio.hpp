@@ -19,6 +19,8 @@
 #include "corio/coro/shield.hpp"
 #include "corio/coro/sleep.hpp"
 #include "corio/coro/task.hpp"
+#include "corio/coro/task_group.hpp"
 #include "corio/coro/threads.hpp"
+#include "corio/coro/timeout.hpp"
 #include "corio/coro/wait.hpp"
 #include "corio/reactor/reactor.hpp"

@@ -120,6 +120,13 @@ class PromiseBase {
   void release_ref() noexcept;
   /// Task::cancel(): false if already done.
   bool request_cancel() noexcept;
+  /// Task::uncancel(): withdraws one request. When none is left, a cancellation still
+  /// waiting for the next await is dropped too (asyncio 3.13), so a timeout or task
+  /// group that withdraws its own request leaves no stray CancelledError behind.
+  unsigned uncancel() noexcept {
+    if (cancel_requests_ > 0 && --cancel_requests_ == 0) must_cancel_ = false;
+    return cancel_requests_;
+  }
   void add_waiter(TaskWaiter& w) noexcept;
   void remove_waiter(TaskWaiter& w) noexcept;
   /// Rethrows the task's exception (marking it retrieved), if any.
@@ -182,6 +189,19 @@ void WaitPoint::defer_cancel() noexcept {
 /// A coroutine promise corio's awaiters can work with.
 template <class P>
 concept CorioPromise = std::derived_from<P, PromiseBase>;
+
+/// `co_await CurrentTask{}` gives the task running the awaiting coroutine, without
+/// suspending (asyncio.current_task() for the library's own scopes).
+struct CurrentTask {
+  PromiseBase* task = nullptr;
+  bool await_ready() const noexcept { return false; }
+  template <CorioPromise P>
+  bool await_suspend(std::coroutine_handle<P> caller) noexcept {
+    task = caller.promise().task_;
+    return false;
+  }
+  [[nodiscard]] PromiseBase& await_resume() const noexcept { return *task; }
+};
 
 }  // namespace detail
 }  // namespace corio

@@ -47,11 +47,9 @@ class Task {
   bool cancel() noexcept { return p_->request_cancel(); }
   /// Number of cancellation requests not yet withdrawn (asyncio's cancelling()).
   [[nodiscard]] unsigned cancelling() const noexcept { return p_->cancel_requests_; }
-  /// Withdraws one cancellation request; returns the remaining count.
-  unsigned uncancel() noexcept {
-    if (p_->cancel_requests_ > 0) --p_->cancel_requests_;
-    return p_->cancel_requests_;
-  }
+  /// Withdraws one cancellation request; returns the remaining count. At zero, a
+  /// cancellation not yet delivered is dropped as well (asyncio 3.13).
+  unsigned uncancel() noexcept { return p_->uncancel(); }
 
   /// The result (a copy), or rethrows the task's exception; InvalidStateError if the
   /// task has not finished.
@@ -121,7 +119,10 @@ class Task<T>::Awaiter : detail::WaitPoint, detail::TaskWaiter {
     EventLoop::running().schedule(self.caller_);
   }
   static void on_cancel(detail::WaitPoint& wp) noexcept {
-    static_cast<Awaiter&>(wp).p_->request_cancel();
+    auto& self = static_cast<Awaiter&>(wp);
+    // The task may have finished with our wake-up still pending (another of its waiters
+    // cancelled us): the result stands and the cancellation hits our next await.
+    if (!self.p_->request_cancel()) self.defer_cancel();
   }
 
   promise_type* p_;

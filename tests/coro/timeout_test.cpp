@@ -1,0 +1,267 @@
+// timeout() / timeout_at(): deadline scopes in the current task.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backend_param.hpp"
+#include "corio/corio.hpp"
+#include "test_coros.hpp"
+
+namespace corio {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::after;
+using testing::BackendTest;
+using testing::Boom;
+using testing::fail_after;
+
+class TimeoutTest : public BackendTest {};
+
+TEST_P(TimeoutTest, ReturnsTheBodysValueWhenItFinishesInTime) {
+  auto main = []() -> Coro<void> {
+    Timeout t = timeout(5s);
+    EXPECT_EQ(co_await t.run(after(1s, 7)), 7);
+    EXPECT_FALSE(t.expired());
+  };
+  run_bounded(main());
+}
+
+TEST_P(TimeoutTest, ExpiryCancelsTheBodyAndRaisesTimeoutErrorAfterItsCleanup) {
+  auto main = [](ManualClock& clock) -> Coro<void> {
+    std::vector<std::string> log;
+    auto body = [](std::vector<std::string>& log) -> Coro<void> {
+      try {
+        co_await sleep(1h);
+      } catch (const CancelledError&) {
+        log.push_back("cleanup");
+        throw;
+      }
+    };
+    Timeout t = timeout(2s);
+    bool timed_out = false;
+    try {
+      co_await t.run(body(log));
+    } catch (const TimeoutError&) {
+      timed_out = true;
+    }
+    EXPECT_TRUE(timed_out);
+    EXPECT_EQ(log, std::vector<std::string>{"cleanup"});
+    EXPECT_TRUE(t.expired());
+    EXPECT_EQ(clock.now() - TimePoint{}, 2s);
+    // The scope withdrew its own cancellation: the task is not left cancelling.
+    co_await sleep(1s);
+  };
+  run_bounded(main(clock_));
+}
+
+TEST_P(TimeoutTest, TheTaskIsNotLeftCancelling) {
+  auto main = []() -> Coro<void> {
+    auto inner = []() -> Coro<unsigned> {
+      try {
+        co_await timeout(1s).run(sleep(1h));
+      } catch (const TimeoutError&) {
+      }
+      co_await sleep(1s);  // no stray CancelledError here
+      co_return 0;
+    };
+    Task<unsigned> t = create_task(inner());
+    co_await t;
+    EXPECT_EQ(t.cancelling(), 0u);
+  };
+  run_bounded(main());
+}
+
+TEST_P(TimeoutTest, ABodyExceptionPassesThroughUnchanged) {
+  auto main = []() -> Coro<void> { co_await timeout(5s).run(fail_after(1s, 3)); };
+  EXPECT_THROW(run_bounded(main()), Boom);
+}
+
+TEST_P(TimeoutTest, RescheduleExtendsTheDeadlineFromInsideTheBody) {
+  auto main = [](ManualClock& clock) -> Coro<void> {
+    Timeout t = timeout(1s);
+    auto body = [](Timeout& t) -> Coro<int> {
+      co_await sleep(500ms);
+      t.reschedule(*t.when() + 3s);  // now 4 s from the start
+      co_await sleep(2s);
+      co_return 5;
+    };
+    EXPECT_EQ(co_await t.run(body(t)), 5);
+    EXPECT_EQ(clock.now() - TimePoint{}, 2500ms);
+  };
+  run_bounded(main(clock_));
+}
+
+TEST_P(TimeoutTest, RescheduleCanShortenAndRemoveTheDeadline) {
+  auto main = [](ManualClock& clock) -> Coro<void> {
+    Timeout t = timeout(std::nullopt);
+    auto body = [](Timeout& t) -> Coro<void> {
+      t.reschedule(EventLoop::running().now() + 1s);
+      co_await sleep(10s);
+    };
+    EXPECT_THROW(co_await t.run(body(t)), TimeoutError);
+    EXPECT_EQ(clock.now() - TimePoint{}, 1s);
+
+    Timeout never = timeout(1s);
+    auto unbounded = [](Timeout& t) -> Coro<void> {
+      t.reschedule(std::nullopt);
+      co_await sleep(10s);
+    };
+    co_await never.run(unbounded(never));
+    EXPECT_FALSE(never.expired());
+    EXPECT_EQ(clock.now() - TimePoint{}, 11s);
+  };
+  run_bounded(main(clock_));
+}
+
+TEST_P(TimeoutTest, RescheduleOutsideTheScopeIsAnError) {
+  auto main = []() -> Coro<void> {
+    Timeout t = timeout(1s);
+    EXPECT_THROW(t.reschedule(std::nullopt), RuntimeError);  // not entered
+    co_await t.run(sleep(10ms));
+    EXPECT_THROW(t.reschedule(std::nullopt), RuntimeError);   // exited
+    EXPECT_THROW(co_await t.run(sleep(10ms)), RuntimeError);  // entered twice
+  };
+  run_bounded(main());
+}
+
+TEST_P(TimeoutTest, APastDeadlineStillLetsTheBodyStart) {
+  auto main = []() -> Coro<void> {
+    bool started = false;
+    auto body = [](bool& started) -> Coro<void> {
+      started = true;
+      co_await sleep(1s);
+    };
+    EXPECT_THROW(co_await timeout_at(EventLoop::running().now() - 1s).run(body(started)),
+                 TimeoutError);
+    EXPECT_TRUE(started);
+  };
+  run_bounded(main());
+}
+
+TEST_P(TimeoutTest, NestedInnerExpiryIsTheInnerScopesTimeout) {
+  auto main = [](ManualClock& clock) -> Coro<void> {
+    Timeout outer = timeout(10s);
+    auto body = [](bool& inner_timed_out) -> Coro<void> {
+      try {
+        co_await timeout(1s).run(sleep(1h));
+      } catch (const TimeoutError&) {
+        inner_timed_out = true;
+      }
+      co_await sleep(1s);  // the outer scope is still live and not cancelled
+    };
+    bool inner_timed_out = false;
+    co_await outer.run(body(inner_timed_out));
+    EXPECT_TRUE(inner_timed_out);
+    EXPECT_FALSE(outer.expired());
+    EXPECT_EQ(clock.now() - TimePoint{}, 2s);
+  };
+  run_bounded(main(clock_));
+}
+
+TEST_P(TimeoutTest, NestedOuterExpiryPassesThroughTheInnerScopeAsCancellation) {
+  auto main = [](ManualClock& clock) -> Coro<void> {
+    Timeout outer = timeout(1s);
+    auto body = [](bool& inner_saw_cancel) -> Coro<void> {
+      try {
+        co_await timeout(10s).run(sleep(1h));
+      } catch (const CancelledError&) {
+        inner_saw_cancel = true;  // the inner scope did not claim it
+        throw;
+      }
+    };
+    bool inner_saw_cancel = false;
+    EXPECT_THROW(co_await outer.run(body(inner_saw_cancel)), TimeoutError);
+    EXPECT_TRUE(inner_saw_cancel);
+    EXPECT_TRUE(outer.expired());
+    EXPECT_EQ(clock.now() - TimePoint{}, 1s);
+  };
+  run_bounded(main(clock_));
+}
+
+TEST_P(TimeoutTest, NestedScopesExpiringTogetherReportTheOuterOne) {
+  auto main = []() -> Coro<void> {
+    Timeout outer = timeout(1s);
+    auto body = []() -> Coro<void> { co_await timeout(1s).run(sleep(1h)); };
+    // Both fired; the inner one sees a second request and lets the error through.
+    EXPECT_THROW(co_await outer.run(body()), TimeoutError);
+    EXPECT_TRUE(outer.expired());
+  };
+  run_bounded(main());
+}
+
+TEST_P(TimeoutTest, AnOuterCancelStaysCancelledErrorEvenIfTheDeadlinePassed) {
+  auto main = []() -> Coro<void> {
+    auto worker = []() -> Coro<void> { co_await timeout(1s).run(sleep(1h)); };
+    Task<void> t = create_task(worker());
+    auto killer = [](Task<void> t) -> Coro<void> {
+      co_await sleep(1s);  // the same instant as the deadline, queued after it
+      t.cancel();
+    };
+    spawn(killer(t));
+    EXPECT_THROW(co_await t, CancelledError);
+    EXPECT_TRUE(t.cancelled());
+  };
+  run_bounded(main());
+}
+
+TEST_P(TimeoutTest, AnOuterCancelBeforeTheDeadlineIsCancelledError) {
+  auto main = [](ManualClock& clock) -> Coro<void> {
+    auto worker = []() -> Coro<void> { co_await timeout(10s).run(sleep(1h)); };
+    Task<void> t = create_task(worker());
+    co_await sleep(1s);
+    t.cancel();
+    EXPECT_THROW(co_await t, CancelledError);
+    EXPECT_EQ(clock.now() - TimePoint{}, 1s);
+  };
+  run_bounded(main(clock_));
+}
+
+TEST_P(TimeoutTest, ABodyThatSwallowsTheCancellationReturnsNormally) {
+  auto main = []() -> Coro<void> {
+    auto stubborn = []() -> Coro<int> {
+      try {
+        co_await sleep(1h);
+      } catch (const CancelledError&) {
+      }
+      co_return 9;
+    };
+    Timeout t = timeout(1s);
+    EXPECT_EQ(co_await t.run(stubborn()), 9);
+    EXPECT_TRUE(t.expired());
+    co_await sleep(1s);  // and no cancellation lingers
+  };
+  run_bounded(main());
+}
+
+TEST_P(TimeoutTest, WorksOverRealIo) {
+  // A read that never gets data is cut off by the deadline on the real clock.
+  auto main = []() -> Coro<void> {
+    int fds[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+    char buf[8];
+    auto reader = [](int fd, char* buf) -> Coro<void> { co_await io::recv(fd, buf, 8); };
+    bool timed_out = false;
+    try {
+      co_await timeout(20ms).run(reader(fds[0], buf));
+    } catch (const TimeoutError&) {
+      timed_out = true;
+    }
+    EXPECT_TRUE(timed_out);
+    for (int fd : fds) {
+      io::release(fd);
+      ::close(fd);
+    }
+  };
+  run(main());
+}
+
+CORIO_INSTANTIATE_BACKEND_SUITE(TimeoutTest);
+
+}  // namespace
+}  // namespace corio
