@@ -18,6 +18,9 @@ endfunction()
 if(UNIX)
   # Shared by the readiness backends: the non-blocking socket calls and per-fd queues.
   list(APPEND CORIO_BACKEND_SOURCES backends/readiness.cpp)
+  # The platform's synchronous socket calls and signal delivery (not a backend: every
+  # backend on the platform shares them).
+  list(APPEND CORIO_BACKEND_SOURCES reactor/net_posix.cpp)
 endif()
 
 if(CMAKE_SYSTEM_NAME STREQUAL "Linux")

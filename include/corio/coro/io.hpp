@@ -16,7 +16,7 @@ namespace corio {
 /// One I/O operation awaited by a task. The Operation lives in the coroutine frame, so
 /// awaiting costs no allocation. Finishing at once (a readiness backend's first try)
 /// does not suspend, within the loop's cooperative budget.
-class [[nodiscard]] IoAwaiter : detail::WaitPoint, Operation {
+class [[nodiscard]] IoAwaiter : protected detail::WaitPoint, protected Operation {
  public:
   IoAwaiter(OpCode op, native_handle h, void* buf, std::size_t len, int msg_flags,
             SocketAddress* addr, const char* what) noexcept
