@@ -1,6 +1,7 @@
 // corio: asyncio's programming model for C++20 coroutines. The one header users include.
 #pragma once
 
+#include "corio/coro/as_completed.hpp"
 #include "corio/coro/barrier.hpp"
 #include "corio/coro/condition.hpp"
 #include "corio/coro/coro.hpp"
