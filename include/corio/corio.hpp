@@ -18,6 +18,7 @@
 #include "corio/coro/runtime_error.hpp"
 #include "corio/coro/semaphore.hpp"
 #include "corio/coro/shield.hpp"
+#include "corio/coro/signals.hpp"
 #include "corio/coro/socket.hpp"
 #include "corio/coro/sleep.hpp"
 #include "corio/coro/task.hpp"
