@@ -211,7 +211,9 @@ TEST_P(BackendTest, SendCompletesInlineOrExactlyOnce) {
   TestOp op(OpCode::send, a, msg, 5);
   const bool done_inline = reactor().submit(op);
   EXPECT_EQ(done_inline, finishes_inline());
-  if (!done_inline) EXPECT_TRUE(run_until_complete(op));
+  if (!done_inline) {
+    EXPECT_TRUE(run_until_complete(op));
+  }
   EXPECT_EQ(op.result, 5);
   spin();
   EXPECT_EQ(op.completions, done_inline ? 0 : 1)
@@ -228,7 +230,9 @@ TEST_P(BackendTest, RecvCompletesInlineWhenDataIsThere) {
   TestOp op(OpCode::recv, a, buf, sizeof buf);
   const bool done_inline = reactor().submit(op);
   EXPECT_EQ(done_inline, finishes_inline());
-  if (!done_inline) EXPECT_TRUE(run_until_complete(op));
+  if (!done_inline) {
+    EXPECT_TRUE(run_until_complete(op));
+  }
   EXPECT_EQ(op.result, 4);
   EXPECT_EQ(std::string_view(buf, 4), "data");
 }
