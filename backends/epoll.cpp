@@ -92,8 +92,7 @@ class EpollBackend final : public Backend {
   }
 
   int wait(std::chrono::nanoseconds timeout) noexcept override {
-    const int n =
-        ::epoll_wait(epoll_fd_, events_.data(), max_events, readiness::timeout_ms(timeout));
+    const int n = epoll_wait_ns(timeout);
     if (n < 0) return -errno;
     int pushed = 0;
     for (int i = 0; i < n; ++i) {
@@ -131,6 +130,25 @@ class EpollBackend final : public Backend {
   }
 
  private:
+  // epoll_pwait2 (Linux 5.11) takes a nanosecond timeout; epoll_wait's milliseconds
+  // round a timer's deadline up by up to 1 ms (measured with corio-bench timer: p50
+  // lateness 81 us against io_uring's 27 us).
+  int epoll_wait_ns(std::chrono::nanoseconds timeout) noexcept {
+    if (has_pwait2_) {
+      timespec ts{};
+      timespec* tsp = nullptr;
+      if (timeout >= std::chrono::nanoseconds::zero()) {
+        ts.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
+        ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
+        tsp = &ts;
+      }
+      const int n = ::epoll_pwait2(epoll_fd_, events_.data(), max_events, tsp, nullptr);
+      if (n >= 0 || errno != ENOSYS) return n;
+      has_pwait2_ = false;  // an older kernel: milliseconds from now on
+    }
+    return ::epoll_wait(epoll_fd_, events_.data(), max_events, readiness::timeout_ms(timeout));
+  }
+
   void drain_wake() noexcept {
     // Read first, then clear the flag (see PollBackend::drain_wake: clearing first lets
     // the read swallow a racing wake()'s write while the flag stays set, and every
@@ -146,6 +164,7 @@ class EpollBackend final : public Backend {
   CompletionQueue& sink_;
   readiness::FdTable table_;
   std::atomic<bool> woken_{false};
+  bool has_pwait2_ = true;
   std::array<epoll_event, max_events> events_{};
 };
 

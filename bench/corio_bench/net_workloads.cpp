@@ -1,0 +1,246 @@
+// Workloads over TCP: echo ping-pong and accept rate against a server on its own thread
+// (its own loop and backend instance, so client and server each get a core), and http
+// against http_hello.
+#include <pthread.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench.hpp"
+#include "corio/corio.hpp"
+#include "syscall_counter.hpp"
+
+namespace corio_bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+enum class ServerKind { echo, close_at_once };
+
+// A corio server on its own thread. Its CPU time is read through the thread's CPU
+// clock; its syscalls are counted in the thread itself when asked.
+class ServerThread {
+ public:
+  ServerThread(const std::string& backend, ServerKind kind, bool count_syscalls) {
+    std::promise<std::uint16_t> port;
+    auto ready = port.get_future();
+    thread_ = std::thread([this, backend, kind, count_syscalls, p = std::move(port)]() mutable {
+      bench::SyscallCounter* counter = nullptr;
+      std::unique_ptr<bench::SyscallCounter> owned;
+      if (count_syscalls) {
+        owned = std::make_unique<bench::SyscallCounter>();
+        if (owned->available()) counter = owned.get();
+      }
+      const std::uint64_t mark = counter != nullptr ? counter->start() : 0;
+      try {
+        corio::run(serve(kind, p), corio::RunOptions{.backend = backend});
+      } catch (...) {
+        try {
+          p.set_exception(std::current_exception());
+        } catch (const std::future_error&) {
+        }
+      }
+      if (counter != nullptr) syscalls_ = static_cast<std::int64_t>(counter->since(mark));
+    });
+    port_ = ready.get();
+    ::pthread_getcpuclockid(thread_.native_handle(), &cpu_clock_);
+  }
+  ~ServerThread() { stop(); }
+
+  [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+  /// CPU seconds the server thread has used so far.
+  [[nodiscard]] double cpu_seconds() const noexcept {
+    timespec ts{};
+    ::clock_gettime(cpu_clock_, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+  }
+  /// Stops and joins; returns the syscalls the thread made (-1 if not counted).
+  std::int64_t stop() {
+    if (thread_.joinable()) {
+      if (corio::EventLoop* loop = loop_.load()) {
+        loop->call_soon_threadsafe([this] { stop_.set(); });
+      }
+      thread_.join();
+    }
+    return syscalls_;
+  }
+
+ private:
+  corio::Coro<void> serve(ServerKind kind, std::promise<std::uint16_t>& port) {
+    corio::Socket listener =
+        corio::listen_on(corio::Address::loopback(corio::AddressFamily::ipv4, 0));
+    auto accept_loop = [](corio::Socket& l, ServerKind kind) -> corio::Coro<void> {
+      for (;;) {
+        corio::Socket s = co_await l.accept();
+        if (kind == ServerKind::close_at_once) continue;  // closed here: FIN at once
+        s.set_option(corio::SocketOption::no_delay, 1);
+        corio::spawn(echo(std::move(s)));
+      }
+    };
+    corio::Task<void> acceptor = corio::create_task(accept_loop(listener, kind));
+    loop_ = &corio::EventLoop::running();
+    port.set_value(listener.local_address().port());
+    co_await stop_.wait();
+    acceptor.cancel();
+  }
+
+  static corio::Coro<void> echo(corio::Socket s) {
+    std::vector<char> buf(64 * 1024);
+    try {
+      for (;;) {
+        const std::size_t n = co_await s.recv(buf.data(), buf.size());
+        if (n == 0) break;
+        co_await s.send_all(std::string_view(buf.data(), n));
+      }
+    } catch (const std::system_error&) {
+      // a client that resets is not the server's failure
+    }
+  }
+
+  std::thread thread_;
+  std::atomic<corio::EventLoop*> loop_{nullptr};
+  corio::Event stop_;
+  std::uint16_t port_ = 0;
+  clockid_t cpu_clock_{};
+  std::int64_t syscalls_ = -1;
+};
+
+// One closed-loop echo connection: send a message, read it back, verify every byte.
+corio::Coro<void> echo_client(const Config& c, corio::Address to, int id, const Window& w,
+                              Result& r, Progress& p) {
+  corio::Socket s = co_await corio::connect(to);
+  s.set_option(corio::SocketOption::no_delay, 1);
+  std::string msg(c.size, '\0');
+  std::string back(c.size, '\0');
+  for (std::uint64_t seq = 0;; ++seq) {
+    const auto t0 = Clock::now();
+    if (t0 >= w.end) break;
+    for (std::size_t i = 0; i < msg.size(); ++i)
+      msg[i] = static_cast<char>(id * 131 + seq * 7 + i);
+    co_await s.send_all(msg);
+    std::size_t got = 0;
+    while (got < back.size()) {
+      const std::size_t n = co_await s.recv(back.data() + got, back.size() - got);
+      if (n == 0) throw std::runtime_error("echo: the server closed the connection");
+      got += n;
+    }
+    if (back != msg) ++r.errors;
+    if (t0 >= w.measure_from) {
+      r.latency.record(ns_between(t0, Clock::now()));
+      ++r.ops;
+    }
+    p.update(r.ops);
+  }
+}
+
+// Connect, wait for the server's close, abort (RST: no TIME_WAIT piles up).
+corio::Coro<void> accept_client(corio::Address to, const Window& w, Result& r, Progress& p) {
+  for (;;) {
+    const auto t0 = Clock::now();
+    if (t0 >= w.end) break;
+    corio::Socket s = co_await corio::connect(to);
+    char c;
+    (void)co_await s.recv(&c, 1);
+    linger lg{1, 0};
+    ::setsockopt(static_cast<int>(s.handle()), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    if (t0 >= w.measure_from) {
+      r.latency.record(ns_between(t0, Clock::now()));
+      ++r.ops;
+    }
+    p.update(r.ops);
+  }
+}
+
+template <class MakeClient>
+Result drive(const Config& c, const std::string& backend, ServerKind kind, MakeClient make) {
+  Result r;
+  Progress p(c, backend);
+  std::unique_ptr<ServerThread> server;
+  corio::Address to;
+  if (c.port != 0) {
+    to = corio::Address::ip(c.host, static_cast<std::uint16_t>(c.port));
+    r.cpu_scope = "client process (external server)";
+  } else {
+    server = std::make_unique<ServerThread>(backend, kind, false);
+    to = corio::Address::loopback(corio::AddressFamily::ipv4, server->port());
+    r.cpu_scope = "server thread";
+  }
+  auto main = [&]() -> corio::Coro<void> {
+    Window w(c);
+    double cpu0 = 0;
+    auto window = [&]() -> corio::Coro<void> {
+      co_await corio::sleep(w.measure_from - Clock::now());
+      cpu0 = server ? server->cpu_seconds() : process_cpu_seconds();
+      const auto t0 = Clock::now();
+      co_await corio::sleep(w.end - Clock::now());
+      r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+      r.cpu_us_per_op = ((server ? server->cpu_seconds() : process_cpu_seconds()) - cpu0) * 1e6;
+    };
+    std::vector<corio::Coro<void>> all;
+    for (int i = 0; i < c.conns; ++i)
+      all.push_back(make(to, i, w, r, p));
+    all.push_back(window());
+    co_await corio::gather(std::move(all));
+  };
+  corio::run(main(), corio::RunOptions{.backend = backend});
+  p.done();
+  if (server) server->stop();
+  r.cpu_us_per_op = r.ops > 0 ? r.cpu_us_per_op / static_cast<double>(r.ops) : -1;
+  return r;
+}
+
+}  // namespace
+
+Result run_echo(const Config& c, const std::string& backend) {
+  Result r = drive(c, backend, ServerKind::echo,
+                   [&](corio::Address to, int id, const Window& w, Result& res, Progress& p) {
+                     return echo_client(c, to, id, w, res, p);
+                   });
+  if (c.count_syscalls && c.port == 0 && bench::SyscallCounter().available()) {
+    // A short run with the server thread counting its own syscalls (counting slows
+    // syscalls, so it never overlaps the timed run).
+    Config q = c;
+    q.duration = 0.3;
+    q.warmup = 0;
+    q.quiet = true;
+    Result probe;
+    Progress p(q, backend);
+    ServerThread server(backend, ServerKind::echo, true);
+    const corio::Address to = corio::Address::loopback(corio::AddressFamily::ipv4, server.port());
+    auto main = [&]() -> corio::Coro<void> {
+      Window w(q);
+      std::vector<corio::Coro<void>> all;
+      for (int i = 0; i < q.conns; ++i)
+        all.push_back(echo_client(q, to, i, w, probe, p));
+      co_await corio::gather(std::move(all));
+    };
+    corio::run(main(), corio::RunOptions{.backend = backend});
+    const std::int64_t calls = server.stop();
+    if (calls >= 0 && probe.ops > 0) {
+      r.syscalls_per_op = static_cast<double>(calls) / static_cast<double>(probe.ops);
+    }
+  }
+  return r;
+}
+
+Result run_accept(const Config& c, const std::string& backend) {
+  return drive(c, backend, ServerKind::close_at_once,
+               [](corio::Address to, int, const Window& w, Result& res, Progress& p) {
+                 return accept_client(to, w, res, p);
+               });
+}
+
+Result run_http(const Config& c, const std::string& /*backend*/) {
+  (void)c;
+  throw std::runtime_error("http: not built yet in this version");
+}
+
+}  // namespace corio_bench
