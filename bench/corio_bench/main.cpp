@@ -29,7 +29,8 @@ constexpr const char* kUsage =
     "  accept  connection rate (--conns concurrent connectors)\n"
     "  http    keep-alive GETs against http_hello (spawned, or --host/--port)\n"
     "options:\n"
-    "  --backend NAME|all   default $CORIO_BACKEND, else auto; all = every one that opens\n"
+    "  --backend NAME|all   default $CORIO_BACKEND, else auto; all = every one that opens;\n"
+    "                       a comma list (io_uring,epoll) runs those in turn\n"
     "  --duration S         measured seconds per backend (default 2)\n"
     "  --warmup S           unmeasured seconds first (default 0.2)\n"
     "  --conns N            concurrency (default 1)\n"
@@ -47,6 +48,12 @@ int usage_error(const std::string& why) {
 
 std::vector<std::string> resolve_backends(const std::string& requested) {
   if (requested == "all") return corio::available_backends();
+  if (auto comma = requested.find(','); comma != std::string::npos) {
+    std::vector<std::string> list = resolve_backends(requested.substr(0, comma));
+    for (std::string& more : resolve_backends(requested.substr(comma + 1)))
+      list.push_back(std::move(more));
+    return list;
+  }
   std::string name = requested;
   if (name.empty()) {
     const char* env = std::getenv("CORIO_BACKEND");

@@ -50,7 +50,12 @@ class ServerThread {
       }
       if (counter != nullptr) syscalls_ = static_cast<std::int64_t>(counter->since(mark));
     });
-    port_ = ready.get();
+    try {
+      port_ = ready.get();
+    } catch (...) {
+      thread_.join();  // the thread failed before serving (e.g. the backend did not open)
+      throw;
+    }
     ::pthread_getcpuclockid(thread_.native_handle(), &cpu_clock_);
   }
   ~ServerThread() { stop(); }
