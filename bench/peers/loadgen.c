@@ -13,7 +13,8 @@
  *
  * Prints one key=value line:
  *   conns= size= seconds= requests= rps= p50_us= p99_us= p999_us= max_us= errors=
- *   [server_cpu_s= server_cpu_us_per_req=]
+ *   loadgen_cpu_pct= [server_cpu_s= server_cpu_us_per_req= server_cpu_pct=]
+ * loadgen_cpu_pct near 100 means loadgen, not the server, set the pace.
  * and exits 1 if any byte was wrong or any connection failed.
  */
 #define _GNU_SOURCE
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -178,6 +180,14 @@ static long long cpu_ticks(int pid) {
   return (long long)(ut + st);
 }
 
+/* This process's CPU time (user + system), in seconds. */
+static double self_cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static int cmp_u32(const void* a, const void* b) {
   uint32_t x = *(const uint32_t*)a, y = *(const uint32_t*)b;
   return (x > y) - (x < y);
@@ -239,6 +249,7 @@ int main(int argc, char** argv) {
   uint64_t end_at = measure_at + (uint64_t)(duration * 1e9);
   int measuring = warmup == 0;
   long long cpu0 = measuring && pid ? cpu_ticks(pid) : 0;
+  double self0 = self_cpu_s();
   uint64_t window_start = measuring ? t0 : 0;
   struct epoll_event events[512];
   long alive = conns;
@@ -248,6 +259,7 @@ int main(int argc, char** argv) {
       measuring = 1;
       window_start = now;
       if (pid) cpu0 = cpu_ticks(pid);
+      self0 = self_cpu_s();
     }
     if (now >= end_at || alive == 0) break;
     uint64_t until = measuring ? end_at : measure_at;
@@ -272,6 +284,7 @@ int main(int argc, char** argv) {
   }
   uint64_t window_end = now_ns();
   long long cpu1 = pid && measuring ? cpu_ticks(pid) : 0;
+  double self1 = self_cpu_s();
   for (long i = 0; i < conns; ++i) {
     if (cs[i].fd >= 0) close(cs[i].fd);
   }
@@ -282,14 +295,15 @@ int main(int argc, char** argv) {
          " p999_us=%.1f max_us=%.1f errors=%ld",
          conns, g_size, seconds, g_lat_n, seconds > 0 ? g_lat_n / seconds : 0, pct_us(0.50),
          pct_us(0.99), pct_us(0.999), g_lat_n ? g_lat[g_lat_n - 1] / 1000.0 : 0, g_errors);
+  printf(" loadgen_cpu_pct=%.0f", seconds > 0 ? (self1 - self0) * 100 / seconds : 0);
   if (pid) {
     if (cpu0 < 0 || cpu1 < 0) {
       fprintf(stderr, "loadgen: cannot read /proc/%d/stat\n", pid);
       ++g_errors;
     } else {
       double cpu_s = (double)(cpu1 - cpu0) / (double)sysconf(_SC_CLK_TCK);
-      printf(" server_cpu_s=%.3f server_cpu_us_per_req=%.3f", cpu_s,
-             g_lat_n ? cpu_s * 1e6 / (double)g_lat_n : 0);
+      printf(" server_cpu_s=%.3f server_cpu_us_per_req=%.3f server_cpu_pct=%.0f", cpu_s,
+             g_lat_n ? cpu_s * 1e6 / (double)g_lat_n : 0, seconds > 0 ? cpu_s * 100 / seconds : 0);
     }
   }
   printf("\n");
