@@ -79,6 +79,26 @@ if [ -z "$corio_bin" ]; then
   done
 fi
 
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# starts CMD...: does this server come up and print its port? (corio's echo_server may
+# be built without a backend, or the kernel may refuse io_uring.) Says why if not.
+starts() {
+  : >"$tmp/probe.out"
+  "$@" --port 0 >"$tmp/probe.out" 2>"$tmp/probe.err" &
+  local pid=$! up=1
+  for _ in $(seq 50); do
+    if grep 'listening on' "$tmp/probe.out" >/dev/null; then up=0; break; fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  if [ "$up" -ne 0 ]; then say "  $* did not start: $(head -c 200 "$tmp/probe.err")"; fi
+  return "$up"
+}
+
 # --- the servers -----------------------------------------------------------------------
 # name | floor it is compared with | command (run.sh adds --port 0)
 servers=()
@@ -87,8 +107,15 @@ have() { [ -x "$peers/$1" ] || { say "skipping $1: not built (its package is mis
 have c_epoll_echo && add c_epoll c_epoll "$peers/c_epoll_echo"
 have c_uring_echo && add c_uring c_uring "$peers/c_uring_echo"
 if [ -n "$corio_bin" ]; then
-  add corio_epoll c_epoll "$corio_bin --backend epoll"
-  add corio_io_uring c_uring "$corio_bin --backend io_uring"
+  for backend in epoll io_uring; do
+    floor=c_epoll
+    if [ "$backend" = io_uring ]; then floor=c_uring; fi
+    if starts "$corio_bin" --backend "$backend"; then
+      add "corio_$backend" "$floor" "$corio_bin --backend $backend"
+    else
+      say "skipping corio_$backend"
+    fi
+  done
 else
   say "skipping corio: no echo_server in $build/examples (set CORIO_ECHO_SERVER to point at one)"
 fi
@@ -112,8 +139,6 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((max_conns + 64)) ]
   exit 1
 fi
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 results=$tmp/results.tsv
 failures=0
 
@@ -157,19 +182,21 @@ run_one() {
     say "$name conns=$conns: $status; server stderr: $(head -c 300 "$log.err" | tr '\n' ' ')"
   fi
 
-  local rps='?' p50='?' p99='?' cpu='?' kv
+  local rps='?' p50='?' p99='?' cpu='?' spct='?' lpct='?' kv
   for kv in $line; do
     case ${kv%%=*} in
       rps) rps=${kv#*=} ;;
       p50_us) p50=${kv#*=} ;;
       p99_us) p99=${kv#*=} ;;
       server_cpu_us_per_req) cpu=${kv#*=} ;;
+      server_cpu_pct) spct=${kv#*=} ;;
+      loadgen_cpu_pct) lpct=${kv#*=} ;;
     esac
   done
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
-    "$name" "$floor" "$conns" "$rps" "$p50" "$p99" "$cpu" "$status" >>"$results"
-  say "$(printf '%-15s conns=%-5s rps=%-8s p50=%-8s p99=%-8s cpu/req=%s  %s' \
-    "$name" "$conns" "$rps" "$p50" "$p99" "$cpu" "$status")"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$floor" "$conns" \
+    "$rps" "$p50" "$p99" "$cpu" "$status" "$spct" "$lpct" >>"$results"
+  say "$(printf '%-15s conns=%-5s rps=%-8s p50=%-8s p99=%-8s cpu/req=%-7s cpu%%=%s/%s  %s' \
+    "$name" "$conns" "$rps" "$p50" "$p99" "$cpu" "$spct" "$lpct" "$status")"
 }
 
 say "$DURATION s per run after $WARMUP s warmup, $SIZE B messages, conns: $CONNS"
@@ -203,8 +230,8 @@ versions+="Python $("$PYTHON" -c 'import platform; print(platform.python_version
   fi
   [ -n "$corio_bin" ] || echo "corio's \`echo_server\` was not built, so corio is missing from this run."
   echo
-  echo "| server | conns | req/s | p50 µs | p99 µs | server CPU µs/req | CPU/req vs floor |"
-  echo "|---|---:|---:|---:|---:|---:|---|"
+  echo "| server | conns | req/s | p50 µs | p99 µs | server CPU µs/req | CPU/req vs floor | CPU % server / loadgen |"
+  echo "|---|---:|---:|---:|---:|---:|---|---:|"
   # Rows by server (in run order), then by connection count.
   awk -F'\t' -v names="$names" -v conns="$CONNS" '
     { row[$1, $3] = $0; if ($1 == $2 && $7 != "?") floor[$1, $3] = $7 }
@@ -217,7 +244,8 @@ versions+="Python $("$PYTHON" -c 'import platform; print(platform.python_version
         if ((f[2], f[3]) in floor && f[7] != "?" && floor[f[2], f[3]] + 0 > 0)
           ratio = sprintf("%.2f× %s", f[7] / floor[f[2], f[3]], f[2])
         note = f[8] == "ok" ? "" : " (" f[8] ")"
-        printf "| %s | %s | %s | %s | %s | %s | %s%s |\n", f[1], f[3], f[4], f[5], f[6], f[7], ratio, note
+        printf "| %s | %s | %s | %s | %s | %s | %s%s | %s / %s |\n", \
+          f[1], f[3], f[4], f[5], f[6], f[7], ratio, note, f[9], f[10]
       }
     }' "$results"
   echo
@@ -245,6 +273,9 @@ versions+="Python $("$PYTHON" -c 'import platform; print(platform.python_version
 - **Pinning.** Server on CPU ${SERVER_CPU}, loadgen on CPU ${LOADGEN_CPU} (\`taskset -c\`).
   At high connection counts one loadgen thread can saturate its CPU before a fast server
   does; req/s then measures loadgen, which is why CPU per request is the column to compare.
+  The last column shows who was busy: the server's and loadgen's CPU use over the window
+  (100 = one core). Both well under 100 with millisecond p99s means other work on the
+  machine was taking the CPUs.
 - **Server CPU.** utime + stime of the server process (all its threads, including
   io_uring's io-wq workers, which are threads of the process) from \`/proc/<pid>/stat\`,
   read by loadgen at the start and end of the measured window, divided by the requests
