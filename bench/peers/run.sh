@@ -80,7 +80,8 @@ if [ -z "$corio_bin" ]; then
 fi
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+server_pid=""  # the server being measured; stopped too if this script dies early
+trap '[ -z "$server_pid" ] || kill -TERM "$server_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 # starts CMD...: does this server come up and print its port? (corio's echo_server may
 # be built without a backend, or the kernel may refuse io_uring.) Says why if not.
@@ -152,6 +153,7 @@ run_one() {
   : >"$log.out"
   taskset -c "$SERVER_CPU" "$@" --port 0 >"$log.out" 2>"$log.err" &
   local spid=$! port=""
+  server_pid=$spid
   for _ in $(seq 100); do
     port=$(awk '/listening on/ { n = split($NF, a, ":"); print a[n]; exit }' "$log.out")
     [ -n "$port" ] && break
@@ -176,6 +178,7 @@ run_one() {
     if [ "$status" = ok ]; then status="server ignored SIGTERM"; fi
   fi
   wait "$spid" || srv_rc=$?
+  server_pid=""
   if [ "$status" = ok ] && [ "$srv_rc" -ne 0 ]; then status="server exited $srv_rc"; fi
   if [ "$status" != ok ]; then
     failures=$((failures + 1))
