@@ -55,8 +55,7 @@ static void on_accept(int ep, int lfd) {
 /* Sends what is pending; returns 0 when all is sent, 1 to wait for EPOLLOUT, -1 on error. */
 static int flush_pending(struct conn* c) {
   while (c->pending_off < c->pending_end) {
-    ssize_t n = send(c->fd, c->buf + c->pending_off, c->pending_end - c->pending_off,
-                     MSG_NOSIGNAL);
+    ssize_t n = send(c->fd, c->buf + c->pending_off, c->pending_end - c->pending_off, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return 1;
       if (errno == EINTR) continue;

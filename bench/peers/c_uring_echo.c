@@ -127,7 +127,8 @@ static void on_send(int fd, unsigned bid, int res) {
   struct conn* c = &conns[fd];
   if (res < 0) {
     /* Peer gone: drop what is queued, and shutdown() so the armed recv ends too. */
-    for (unsigned b = c->head; b != kNoBuf; b = next_buf[b]) return_buf(b);
+    for (unsigned b = c->head; b != kNoBuf; b = next_buf[b])
+      return_buf(b);
     c->head = kNoBuf;
     shutdown(fd, SHUT_RDWR);
     maybe_close(fd);
@@ -182,7 +183,8 @@ static void setup_ring(void) {
     exit(1);
   }
   io_uring_buf_ring_init(br);
-  for (unsigned bid = 0; bid < kBufCount; ++bid) return_buf(bid);
+  for (unsigned bid = 0; bid < kBufCount; ++bid)
+    return_buf(bid);
   io_uring_buf_ring_advance(br, returned);
   returned = 0;
 }

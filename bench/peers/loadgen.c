@@ -216,14 +216,22 @@ int main(int argc, char** argv) {
     const char* a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!v) usage();
-    if (strcmp(a, "--host") == 0) host = v;
-    else if (strcmp(a, "--port") == 0) port = v;
-    else if (strcmp(a, "--conns") == 0) conns = atol(v);
-    else if (strcmp(a, "--size") == 0) g_size = (size_t)atol(v);
-    else if (strcmp(a, "--duration") == 0) duration = atof(v);
-    else if (strcmp(a, "--warmup") == 0) warmup = atof(v);
-    else if (strcmp(a, "--pid") == 0) pid = atoi(v);
-    else usage();
+    if (strcmp(a, "--host") == 0)
+      host = v;
+    else if (strcmp(a, "--port") == 0)
+      port = v;
+    else if (strcmp(a, "--conns") == 0)
+      conns = atol(v);
+    else if (strcmp(a, "--size") == 0)
+      g_size = (size_t)atol(v);
+    else if (strcmp(a, "--duration") == 0)
+      duration = atof(v);
+    else if (strcmp(a, "--warmup") == 0)
+      warmup = atof(v);
+    else if (strcmp(a, "--pid") == 0)
+      pid = atoi(v);
+    else
+      usage();
     ++i;
   }
   if (!port || conns < 1 || g_size < 1 || duration <= 0 || warmup < 0) usage();
@@ -242,7 +250,8 @@ int main(int argc, char** argv) {
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
     if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) die("epoll_ctl");
   }
-  for (long i = 0; i < conns; ++i) start_message(ep, &cs[i]);
+  for (long i = 0; i < conns; ++i)
+    start_message(ep, &cs[i]);
 
   uint64_t t0 = now_ns();
   uint64_t measure_at = t0 + (uint64_t)(warmup * 1e9);
@@ -291,10 +300,11 @@ int main(int argc, char** argv) {
 
   double seconds = measuring ? (window_end - window_start) / 1e9 : 0;
   qsort(g_lat, g_lat_n, sizeof *g_lat, cmp_u32);
-  printf("conns=%ld size=%zu seconds=%.3f requests=%zu rps=%.0f p50_us=%.1f p99_us=%.1f"
-         " p999_us=%.1f max_us=%.1f errors=%ld",
-         conns, g_size, seconds, g_lat_n, seconds > 0 ? g_lat_n / seconds : 0, pct_us(0.50),
-         pct_us(0.99), pct_us(0.999), g_lat_n ? g_lat[g_lat_n - 1] / 1000.0 : 0, g_errors);
+  printf(
+      "conns=%ld size=%zu seconds=%.3f requests=%zu rps=%.0f p50_us=%.1f p99_us=%.1f"
+      " p999_us=%.1f max_us=%.1f errors=%ld",
+      conns, g_size, seconds, g_lat_n, seconds > 0 ? g_lat_n / seconds : 0, pct_us(0.50),
+      pct_us(0.99), pct_us(0.999), g_lat_n ? g_lat[g_lat_n - 1] / 1000.0 : 0, g_errors);
   printf(" loadgen_cpu_pct=%.0f", seconds > 0 ? (self1 - self0) * 100 / seconds : 0);
   if (pid) {
     if (cpu0 < 0 || cpu1 < 0) {

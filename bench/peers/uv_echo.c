@@ -22,7 +22,9 @@ struct pending_write {
   char data[];
 };
 
-static void on_close(uv_handle_t* h) { free(h); }
+static void on_close(uv_handle_t* h) {
+  free(h);
+}
 
 static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* out) {
   (void)suggested;
