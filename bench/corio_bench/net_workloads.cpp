@@ -243,9 +243,4 @@ Result run_accept(const Config& c, const std::string& backend) {
                });
 }
 
-Result run_http(const Config& c, const std::string& /*backend*/) {
-  (void)c;
-  throw std::runtime_error("http: not built yet in this version");
-}
-
 }  // namespace corio_bench
