@@ -17,6 +17,7 @@
 #include "corio/coro/run.hpp"
 #include "corio/coro/runtime_error.hpp"
 #include "corio/coro/semaphore.hpp"
+#include "corio/coro/server.hpp"
 #include "corio/coro/shield.hpp"
 #include "corio/coro/sleep.hpp"
 #include "corio/coro/socket.hpp"
