@@ -300,6 +300,16 @@ void shutdown(native_handle h, ShutdownHow how) {
   if (::shutdown(static_cast<int>(h), native) != 0) throw_errno("shutdown");
 }
 
+std::intptr_t try_send(native_handle h, const void* buf, std::size_t len) noexcept {
+  for (;;) {
+    // MSG_NOSIGNAL: a vanished peer must be EPIPE, not a signal that kills the process.
+    const ssize_t n = ::send(static_cast<int>(h), buf, len, MSG_NOSIGNAL);
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+  }
+}
+
 Address local_address(native_handle h) {
   Address a;
   socklen_t len = sizeof a.raw().data;

@@ -3,6 +3,7 @@
 // that the build picks (reactor/net_posix.cpp); the awaitable I/O lives in the backends.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -87,6 +88,11 @@ void listen(native_handle h, int backlog);
 void set_option(native_handle h, SocketOption option, int value);
 [[nodiscard]] int get_option(native_handle h, SocketOption option);
 void shutdown(native_handle h, ShutdownHow how);
+/// One non-blocking send attempt that never raises SIGPIPE: the number of bytes the
+/// socket took, or -errno (-EAGAIN when its buffer is full). Unlike the calls above it
+/// does not throw: a stream writer's fast path tries it before queueing data, where a
+/// full buffer is the expected case. Only while no send of `h` is in flight.
+[[nodiscard]] std::intptr_t try_send(native_handle h, const void* buf, std::size_t len) noexcept;
 [[nodiscard]] Address local_address(native_handle h);
 [[nodiscard]] Address peer_address(native_handle h);
 /// The largest backlog the OS accepts (SOMAXCONN).

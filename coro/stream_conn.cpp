@@ -1,0 +1,290 @@
+#include "coro/stream_conn.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "corio/coro/loop.hpp"
+#include "corio/coro/runtime_error.hpp"
+#include "corio/coro/task.hpp"
+
+namespace corio::detail {
+namespace {
+
+// A receive asks for at least 4 KiB of room and at most 256 KiB: asyncio's selector
+// transport reads up to 256 KiB per recv (max_size), and a smaller ceiling only adds
+// syscalls when a large message is arriving.
+constexpr std::size_t kMinRecv = 4 * 1024;
+constexpr std::size_t kMaxRecv = 256 * 1024;
+constexpr std::size_t kFirstBuffer = 16 * 1024;
+// An emptied buffer larger than this is given back, so one burst does not pin memory
+// for the life of the connection.
+constexpr std::size_t kKeepBuffer = 1024 * 1024;
+
+}  // namespace
+
+// --- ReadBuffer ---
+
+void ReadBuffer::consume(std::size_t n) noexcept {
+  begin_ += n;
+  if (begin_ != end_) return;
+  begin_ = end_ = 0;
+  if (capacity_ > kKeepBuffer) {
+    data_.reset();
+    capacity_ = 0;
+  }
+}
+
+std::string ReadBuffer::take(std::size_t n) {
+  std::string out(data_.get() + begin_, n);
+  consume(n);
+  return out;
+}
+
+std::span<char> ReadBuffer::prepare(std::size_t min) {
+  // Slide the unread bytes to the front only when they are no more than what was
+  // consumed ahead of them, so the moves are paid for by earlier reads.
+  if (capacity_ - end_ < min && begin_ > 0 && size() <= begin_) {
+    std::memmove(data_.get(), data_.get() + begin_, size());
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  if (capacity_ - end_ < min) {
+    const std::size_t want = std::max({capacity_ * 2, size() + min, kFirstBuffer});
+    auto fresh = std::make_unique_for_overwrite<char[]>(want);
+    if (size() > 0) std::memcpy(fresh.get(), data_.get() + begin_, size());
+    end_ = size();
+    begin_ = 0;
+    data_ = std::move(fresh);
+    capacity_ = want;
+  }
+  return {data_.get() + end_, capacity_ - end_};
+}
+
+// --- reading ---
+
+void StreamConn::begin_read() {
+  if (reading_) {
+    throw RuntimeError("corio: a read was started while another task is already reading");
+  }
+  reading_ = true;
+}
+
+void StreamConn::end_read() noexcept {
+  reading_ = false;
+  waiting_since_.reset();
+  finish_close_if_idle();
+}
+
+void StreamConn::throw_if_read_failed() const {
+  if (read_error_) throw std::system_error(read_error_, "corio: recv");
+}
+
+StreamConn::FillAwaiter StreamConn::fill(std::size_t hint) {
+  std::span<char> room = in.prepare(std::clamp(hint, kMinRecv, kMaxRecv));
+  if (room.size() > kMaxRecv) room = room.first(kMaxRecv);
+  if (track_idle_) waiting_since_ = EventLoop::running().now();
+  return FillAwaiter(*this, room);
+}
+
+bool StreamConn::FillAwaiter::await_resume() {
+  StreamConn& c = *conn_;
+  c.waiting_since_.reset();
+  std::size_t n = 0;
+  try {
+    n = IoAwaiter::await_resume();
+  } catch (const std::system_error& e) {
+    c.read_error_ = e.code();  // sticky, as asyncio's reader.set_exception()
+    throw;
+  }
+  if (n == 0) {
+    c.eof_ = true;
+    return false;
+  }
+  c.in.commit(n);
+  return true;
+}
+
+void StreamConn::end_input() noexcept {
+  eof_ = true;
+  wake_reader();
+}
+
+void StreamConn::wake_reader() noexcept {
+  if (!reading_ || !sock_.is_open()) return;
+  // shutdown(SHUT_RD) makes a pending recv return 0 (the kernel wakes the socket's
+  // waiters, so epoll and poll report it readable); the read then sees EOF.
+  try {
+    sock_.shutdown(ShutdownHow::read);
+  } catch (const std::system_error&) {
+    // ENOTCONN: the peer is gone already, and the recv has failed or will.
+  }
+}
+
+// --- writing ---
+
+void StreamConn::write(std::string_view data) {
+  if (write_error_) throw std::system_error(write_error_, "corio: write");
+  if (state_ != State::open) {
+    throw RuntimeError(state_ < State::closing ? "corio: write() after write_eof()"
+                                               : "corio: write() after close()");
+  }
+  if (data.empty()) return;
+  if (flusher_ == nullptr) {
+    // Nothing queued and no send in flight: send now. Usually the socket takes it all
+    // and the data never waits for a turn of the loop.
+    const std::intptr_t r = net::try_send(sock_.handle(), data.data(), data.size());
+    if (r >= 0) {
+      data.remove_prefix(static_cast<std::size_t>(r));
+      if (data.empty()) return;
+    } else if (r != -EAGAIN) {
+      write_error_ = std::error_code(static_cast<int>(-r), std::system_category());
+      throw std::system_error(write_error_, "corio: send");
+    }
+  }
+  pending_.append(data);
+  update_paused();
+  if (flusher_ == nullptr) start_flusher();
+}
+
+// Holds the connection while its flusher exists, and tells it when the flusher's frame
+// goes: a task cancelled before its first step is destroyed without running its body,
+// so the body cannot be trusted to clean up.
+struct StreamConn::FlushLease {
+  std::shared_ptr<StreamConn> conn;
+  explicit FlushLease(std::shared_ptr<StreamConn> c) noexcept : conn(std::move(c)) {}
+  FlushLease(FlushLease&&) noexcept = default;
+  FlushLease& operator=(FlushLease&&) = delete;
+  ~FlushLease() {
+    if (conn) conn->flusher_gone();
+  }
+};
+
+void StreamConn::start_flusher() {
+  Task<void> t = create_task(flush(FlushLease(shared_from_this())));
+  flusher_ = &t.promise();  // valid until flusher_gone(): the loop owns the task
+}
+
+Coro<void> StreamConn::flush(FlushLease lease) {
+  StreamConn& c = *lease.conn;
+  try {
+    // abort() cancels us, but a send that completed first still returns normally.
+    while (c.state_ != State::aborting) {
+      if (c.sent_ == c.sending_.size()) {
+        c.sending_.clear();
+        c.sent_ = 0;
+        if (c.pending_.empty()) break;
+        c.sending_.swap(c.pending_);
+      }
+      const std::size_t n =
+          co_await c.sock_.send(c.sending_.data() + c.sent_, c.sending_.size() - c.sent_);
+      c.sent_ += n;
+      c.update_paused();
+    }
+  } catch (const std::system_error& e) {
+    c.write_error_ = e.code();  // raised by the next write() or drain()
+  }
+  // A CancelledError (abort(), or the loop shutting down) ends the task; the lease
+  // drops what was not sent.
+}
+
+void StreamConn::flusher_gone() noexcept {
+  flusher_ = nullptr;
+  if (write_buffer_size() > 0) drop_output();  // an error or a cancellation ended it early
+  if (state_ == State::eof_pending) {
+    try {
+      sock_.shutdown(ShutdownHow::write);
+    } catch (const std::system_error&) {
+      // the connection failed meanwhile: nothing left to half-close
+    }
+    state_ = State::half_closed;
+  }
+  finish_close_if_idle();
+}
+
+void StreamConn::update_paused() noexcept {
+  const std::size_t size = write_buffer_size();
+  if (!paused_ && size > high_) {
+    paused_ = true;
+    drain_ok_.clear();
+  } else if (paused_ && size <= low_) {
+    paused_ = false;
+    drain_ok_.set();
+  }
+}
+
+void StreamConn::set_limits(std::size_t high, std::size_t low) noexcept {
+  high_ = high;
+  low_ = low;
+  if (paused_ && write_buffer_size() <= low_) {
+    paused_ = false;
+    drain_ok_.set();
+  } else {
+    update_paused();
+  }
+}
+
+void StreamConn::drop_output() noexcept {
+  sending_.clear();
+  sent_ = 0;
+  pending_.clear();
+  paused_ = false;
+  drain_ok_.set();
+}
+
+void StreamConn::write_eof() {
+  if (state_ != State::open) return;  // already half-closed or closing
+  if (flusher_ != nullptr) {
+    state_ = State::eof_pending;
+    return;
+  }
+  sock_.shutdown(ShutdownHow::write);
+  state_ = State::half_closed;
+}
+
+void StreamConn::close() noexcept {
+  if (state_ >= State::closing) return;
+  state_ = State::closing;
+  eof_ = true;
+  wake_reader();
+  finish_close_if_idle();  // else the flusher or the reader finishes it
+}
+
+void StreamConn::abort() noexcept {
+  if (state_ == State::aborting || state_ == State::closed) return;
+  state_ = State::aborting;
+  eof_ = true;
+  pending_.clear();  // sending_ may be in a send in flight: the flusher's end drops it
+  if (flusher_ != nullptr) {
+    flusher_->request_cancel();
+    paused_ = false;
+    drain_ok_.set();
+  } else {
+    drop_output();
+  }
+  wake_reader();
+  finish_close_if_idle();
+}
+
+void StreamConn::finish_close_if_idle() noexcept {
+  if (state_ != State::closing && state_ != State::aborting) return;
+  if (flusher_ != nullptr || reading_) return;
+  sock_.close();
+  state_ = State::closed;
+  closed_.set();
+}
+
+// --- the rest ---
+
+const Address& StreamConn::peer_address() {
+  if (!peer_) peer_ = sock_.peer_address();
+  return *peer_;
+}
+
+const Address& StreamConn::local_address() {
+  if (!local_) local_ = sock_.local_address();
+  return *local_;
+}
+
+}  // namespace corio::detail

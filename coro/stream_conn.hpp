@@ -1,0 +1,172 @@
+// The state a StreamReader and its StreamWriter share (asyncio keeps it in a transport
+// and a protocol). Private to coro/: streams.cpp implements it, server.cpp closes and
+// watches connections through it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "corio/coro/event.hpp"
+#include "corio/coro/io.hpp"
+#include "corio/coro/socket.hpp"
+#include "corio/coro/streams.hpp"
+#include "corio/reactor/clock.hpp"
+
+namespace corio::detail {
+
+/// Received bytes not read yet: one allocation with a read cursor, so consuming is O(1)
+/// and the unread rest moves only when it is no larger than what was consumed before
+/// it (each byte is moved O(1) times on average).
+class ReadBuffer {
+ public:
+  [[nodiscard]] std::size_t size() const noexcept { return end_ - begin_; }
+  [[nodiscard]] std::string_view view() const noexcept {
+    return {data_.get() + begin_, end_ - begin_};
+  }
+  /// Removes the first `n` bytes.
+  void consume(std::size_t n) noexcept;
+  /// Removes and returns the first `n` bytes.
+  std::string take(std::size_t n);
+  /// Free space at the end for a receive: at least `min` bytes, often more.
+  std::span<char> prepare(std::size_t min);
+  /// Appends `n` bytes a receive wrote into the span prepare() gave.
+  void commit(std::size_t n) noexcept { end_ += n; }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  std::size_t capacity_ = 0;
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
+};
+
+/// One connection. Reads run in the reading task (straight into `in`); sends that
+/// cannot finish at once are queued and sent by a flusher task that exists only while
+/// something is queued. Every task working on the connection holds a shared_ptr to it,
+/// so the socket closes only when no operation is pending on it.
+class StreamConn : public std::enable_shared_from_this<StreamConn> {
+ public:
+  /// Where the connection stands; writes are only accepted while `open`.
+  enum class State : std::uint8_t {
+    open,
+    eof_pending,  ///< write_eof(): FIN goes once the queue is sent
+    half_closed,  ///< FIN sent; reads go on
+    closing,      ///< close(): the queue is still sent, then the socket closes
+    aborting,     ///< abort(): the queue is dropped, the socket closes
+    closed,       ///< the socket is closed
+  };
+
+  StreamConn(Socket sock, std::size_t limit) noexcept : sock_(std::move(sock)), limit_(limit) {
+    drain_ok_.set();
+  }
+  StreamConn(const StreamConn&) = delete;
+  StreamConn& operator=(const StreamConn&) = delete;
+
+  // --- reading (used by StreamReader's coroutines) ---
+
+  /// Marks the start of a read; RuntimeError if another task is reading.
+  void begin_read();
+  /// Marks its end (even by an exception); finishes a close that waited for it.
+  void end_read() noexcept;
+  /// Throws the sticky receive error, if any.
+  void throw_if_read_failed() const;
+  /// A receive of at least `hint` bytes' room into the buffer (clamped to a sane
+  /// range); awaiting it gives false at EOF.
+  class FillAwaiter;
+  [[nodiscard]] FillAwaiter fill(std::size_t hint);
+
+  ReadBuffer in;
+  std::size_t limit_for_reads() const noexcept { return limit_; }
+  [[nodiscard]] bool eof() const noexcept { return eof_; }
+
+  // --- writing ---
+
+  void write(std::string_view data);
+  void write_eof();
+  void close() noexcept;
+  void abort() noexcept;
+  [[nodiscard]] bool is_closing() const noexcept { return state_ >= State::closing; }
+  [[nodiscard]] State state() const noexcept { return state_; }
+  [[nodiscard]] std::size_t write_buffer_size() const noexcept {
+    return sending_.size() - sent_ + pending_.size();
+  }
+  void set_limits(std::size_t high, std::size_t low) noexcept;
+  [[nodiscard]] std::size_t high_water() const noexcept { return high_; }
+  [[nodiscard]] std::size_t low_water() const noexcept { return low_; }
+  /// drain()'s condition: the error to raise, else whether to keep waiting.
+  [[nodiscard]] std::error_code write_error() const noexcept { return write_error_; }
+  [[nodiscard]] std::error_code read_error() const noexcept { return read_error_; }
+  [[nodiscard]] bool paused() const noexcept { return paused_; }
+  Event& drain_event() noexcept { return drain_ok_; }
+  Event& closed_event() noexcept { return closed_; }
+
+  // --- the rest ---
+
+  [[nodiscard]] const Socket& socket() const noexcept { return sock_; }
+  [[nodiscard]] const Address& peer_address();
+  [[nodiscard]] const Address& local_address();
+
+  /// For a server's idle timeout: record when a read starts waiting for data.
+  void track_idle() noexcept { track_idle_ = true; }
+  /// When the read waiting now started to wait, if one is waiting.
+  [[nodiscard]] std::optional<TimePoint> waiting_since() const noexcept { return waiting_since_; }
+  /// Ends reading as if the peer had sent EOF: a waiting read is woken and sees it.
+  void end_input() noexcept;
+
+ private:
+  struct FlushLease;
+  static Coro<void> flush(FlushLease lease);
+  void start_flusher();
+  void flusher_gone() noexcept;
+  void update_paused() noexcept;
+  void drop_output() noexcept;
+  void wake_reader() noexcept;
+  void finish_close_if_idle() noexcept;
+
+  Socket sock_;
+  std::size_t limit_;
+  std::optional<Address> peer_;
+  std::optional<Address> local_;
+
+  // Read side.
+  std::error_code read_error_;
+  std::optional<TimePoint> waiting_since_;
+  bool eof_ = false;
+  bool reading_ = false;
+  bool track_idle_ = false;
+
+  // Write side. Two buffers, because a send in flight points into `sending_`: write()
+  // appends to `pending_`, and the flusher swaps them once `sending_` is out.
+  std::string sending_;
+  std::size_t sent_ = 0;  // bytes of sending_ already sent
+  std::string pending_;
+  std::size_t high_ = default_stream_limit;
+  std::size_t low_ = default_stream_limit / 4;
+  std::error_code write_error_;
+  PromiseBase* flusher_ = nullptr;  // the flusher task while it exists
+  bool paused_ = false;             // above the high-water mark, not yet back to low
+  State state_ = State::open;
+  Event drain_ok_;  // set while not paused
+  Event closed_;
+};
+
+/// A receive into the free end of a connection's read buffer. The bytes count only once
+/// the await returns them, so a cancelled receive leaves the buffer as it was.
+class [[nodiscard]] StreamConn::FillAwaiter : public IoAwaiter {
+ public:
+  FillAwaiter(StreamConn& c, std::span<char> room) noexcept
+      : IoAwaiter(OpCode::recv, c.sock_.handle(), room.data(), room.size(), 0, nullptr, "recv"),
+        conn_(&c) {}
+  /// Commits what arrived; false at EOF. Records a receive error before raising it.
+  bool await_resume();
+
+ private:
+  StreamConn* conn_;
+};
+
+}  // namespace corio::detail

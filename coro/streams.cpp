@@ -1,0 +1,272 @@
+// StreamReader and StreamWriter: the public handles over a StreamConn, and the
+// coroutines behind their reads (asyncio/streams.py).
+#include "corio/coro/streams.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <stdexcept>
+#include <system_error>
+
+#include "corio/coro/errors.hpp"
+#include "corio/coro/loop.hpp"
+#include "corio/coro/sleep.hpp"
+#include "corio/coro/timeout.hpp"
+#include "coro/stream_conn.hpp"
+
+namespace corio {
+namespace {
+
+using detail::StreamConn;
+using ConnPtr = std::shared_ptr<StreamConn>;
+
+StreamConn& checked(const ConnPtr& conn) {
+  if (!conn) throw InvalidStateError("corio: the stream has no connection (moved from?)");
+  return *conn;
+}
+
+// Marks one read call, so a second task reading at the same time is refused and a
+// close() that waits for the reader is finished when it leaves.
+class ReadScope {
+ public:
+  explicit ReadScope(StreamConn& c) : c_(c) { c_.begin_read(); }
+  ~ReadScope() { c_.end_read(); }
+  ReadScope(const ReadScope&) = delete;
+  ReadScope& operator=(const ReadScope&) = delete;
+
+ private:
+  StreamConn& c_;
+};
+
+// Each coroutine takes the connection by value, so it stays alive (and its socket open)
+// for as long as a read is in progress, whatever happens to the handles.
+
+Coro<std::string> read_some(ConnPtr conn, std::size_t n) {
+  StreamConn& c = *conn;
+  ReadScope scope(c);
+  c.throw_if_read_failed();
+  if (n == 0) co_return std::string();
+  if (n == SIZE_MAX) {
+    while (!c.eof())
+      co_await c.fill(SIZE_MAX);
+    co_return c.in.take(c.in.size());
+  }
+  while (c.in.size() == 0 && !c.eof())
+    co_await c.fill(n);
+  co_return c.in.take(std::min(n, c.in.size()));
+}
+
+Coro<std::string> read_exactly(ConnPtr conn, std::size_t n) {
+  StreamConn& c = *conn;
+  ReadScope scope(c);
+  c.throw_if_read_failed();
+  while (c.in.size() < n) {
+    if (c.eof()) throw IncompleteReadError(c.in.take(c.in.size()), n);
+    co_await c.fill(n - c.in.size());
+  }
+  co_return c.in.take(n);
+}
+
+enum class UntilMode : bool { until, line };
+
+// asyncio's StreamReader.readuntil: the search resumes where the last one stopped
+// (less the separator's length minus one), so a long chunk is scanned once.
+Coro<std::string> read_until(ConnPtr conn, std::string separator, UntilMode mode) {
+  StreamConn& c = *conn;
+  ReadScope scope(c);
+  c.throw_if_read_failed();
+  const std::size_t seplen = separator.size();
+  std::size_t offset = 0;
+  std::size_t found = std::string_view::npos;
+  for (;;) {
+    const std::string_view buf = c.in.view();
+    if (buf.size() >= offset + seplen) {
+      found = buf.find(separator, offset);
+      if (found != std::string_view::npos) break;
+      offset = buf.size() + 1 - seplen;
+      if (offset > c.limit_for_reads()) {
+        if (mode == UntilMode::line) c.in.consume(c.in.size());  // asyncio drops it all
+        throw LimitOverrunError("corio: separator not found and the chunk exceeds the limit",
+                                offset);
+      }
+    }
+    if (c.eof()) {
+      std::string partial = c.in.take(c.in.size());
+      if (mode == UntilMode::line) co_return partial;
+      throw IncompleteReadError(std::move(partial), std::nullopt);
+    }
+    co_await c.fill(0);
+  }
+  if (found > c.limit_for_reads()) {
+    // readline drops the over-long line with its separator; readuntil keeps it.
+    if (mode == UntilMode::line) c.in.consume(found + seplen);
+    throw LimitOverrunError("corio: separator found but the chunk is longer than the limit", found);
+  }
+  co_return c.in.take(found + seplen);
+}
+
+Coro<void> drain_conn(ConnPtr conn) {
+  StreamConn& c = *conn;
+  for (;;) {
+    // asyncio's drain() raises the reader's exception first: the connection is broken.
+    c.throw_if_read_failed();
+    if (c.write_error()) throw std::system_error(c.write_error(), "corio: drain");
+    if (!c.paused()) break;
+    co_await c.drain_event().wait();
+  }
+  // Count the call against the step's budget like an I/O call that finished at once,
+  // so a write()+drain() loop on a fast socket still lets the other tasks run.
+  if (!EventLoop::running().consume_budget()) co_await sleep(Duration::zero());
+}
+
+Coro<void> wait_conn_closed(ConnPtr conn) {
+  co_await conn->closed_event().wait();
+}
+
+std::string describe_incomplete(std::size_t got, std::optional<std::size_t> expected) {
+  std::string s = "corio: " + std::to_string(got) + " bytes read on a total of ";
+  s += expected ? std::to_string(*expected) : std::string("undefined");
+  return s + " expected bytes";
+}
+
+Coro<Socket> connect_with_timeout(Address addr, std::optional<Duration> limit) {
+  if (!limit) co_return co_await connect(addr);
+  co_return co_await timeout(*limit).run(connect(addr));
+}
+
+std::pair<StreamReader, StreamWriter> streams_for(Socket sock, const StreamOptions& options) {
+  // asyncio sets TCP_NODELAY on every TCP transport: writes are already coalesced in the
+  // buffer, and Nagle's delay would only add latency to request/response traffic.
+  const AddressFamily family = sock.local_address().family();
+  if (family == AddressFamily::ipv4 || family == AddressFamily::ipv6) {
+    sock.set_option(SocketOption::no_delay, 1);
+  }
+  return make_streams(std::move(sock), options.limit);
+}
+
+}  // namespace
+
+IncompleteReadError::IncompleteReadError(std::string partial, std::optional<std::size_t> expected)
+    : std::runtime_error(describe_incomplete(partial.size(), expected)),
+      partial_(std::move(partial)),
+      expected_(expected) {}
+
+// --- StreamReader ---
+
+Coro<std::string> StreamReader::read(std::size_t n) {
+  checked(conn_);
+  return read_some(conn_, n);
+}
+
+Coro<std::string> StreamReader::readexactly(std::size_t n) {
+  checked(conn_);
+  return read_exactly(conn_, n);
+}
+
+Coro<std::string> StreamReader::readline() {
+  checked(conn_);
+  return read_until(conn_, "\n", UntilMode::line);
+}
+
+Coro<std::string> StreamReader::readuntil(std::string_view separator) {
+  checked(conn_);
+  if (separator.empty()) throw std::invalid_argument("corio: readuntil() needs a separator");
+  // Copied: the coroutine may outlive the caller's view.
+  return read_until(conn_, std::string(separator), UntilMode::until);
+}
+
+bool StreamReader::at_eof() const noexcept {
+  return conn_ && conn_->eof() && conn_->in.size() == 0;
+}
+
+std::size_t StreamReader::limit() const noexcept {
+  return conn_ ? conn_->limit_for_reads() : 0;
+}
+
+std::size_t StreamReader::buffered() const noexcept {
+  return conn_ ? conn_->in.size() : 0;
+}
+
+// --- StreamWriter ---
+
+void StreamWriter::write(std::string_view data) {
+  checked(conn_).write(data);
+}
+
+Coro<void> StreamWriter::drain() {
+  checked(conn_);
+  return drain_conn(conn_);
+}
+
+void StreamWriter::write_eof() {
+  checked(conn_).write_eof();
+}
+
+void StreamWriter::close() noexcept {
+  if (conn_) conn_->close();
+}
+
+void StreamWriter::abort() noexcept {
+  if (conn_) conn_->abort();
+}
+
+bool StreamWriter::is_closing() const noexcept {
+  return conn_ && conn_->is_closing();
+}
+
+Coro<void> StreamWriter::wait_closed() {
+  checked(conn_);
+  return wait_conn_closed(conn_);
+}
+
+std::size_t StreamWriter::write_buffer_size() const noexcept {
+  return conn_ ? conn_->write_buffer_size() : 0;
+}
+
+void StreamWriter::set_write_buffer_limits(std::size_t high, std::optional<std::size_t> low) {
+  const std::size_t lo = low.value_or(high / 4);
+  if (lo > high) throw std::invalid_argument("corio: write buffer limits need low <= high");
+  checked(conn_).set_limits(high, lo);
+}
+
+std::pair<std::size_t, std::size_t> StreamWriter::write_buffer_limits() const noexcept {
+  if (!conn_) return {0, 0};
+  return {conn_->low_water(), conn_->high_water()};
+}
+
+Address StreamWriter::peer_address() const {
+  return checked(conn_).peer_address();
+}
+
+Address StreamWriter::local_address() const {
+  return checked(conn_).local_address();
+}
+
+const Socket& StreamWriter::socket() const noexcept {
+  return conn_->socket();
+}
+
+// --- opening ---
+
+std::pair<StreamReader, StreamWriter> make_streams(Socket sock, std::size_t limit) {
+  auto conn = std::make_shared<StreamConn>(std::move(sock), limit);
+  return {StreamReader(conn), StreamWriter(std::move(conn))};
+}
+
+Coro<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, std::uint16_t port,
+                                                            StreamOptions options) {
+  Socket s = co_await connect(std::move(host), port, options.timeout);
+  co_return streams_for(std::move(s), options);
+}
+
+Coro<std::pair<StreamReader, StreamWriter>> open_connection(Address addr, StreamOptions options) {
+  Socket s = co_await connect_with_timeout(addr, options.timeout);
+  co_return streams_for(std::move(s), options);
+}
+
+Coro<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::string path,
+                                                                 StreamOptions options) {
+  Socket s = co_await connect_with_timeout(Address::local(path), options.timeout);
+  co_return make_streams(std::move(s), options.limit);
+}
+
+}  // namespace corio

@@ -1,0 +1,183 @@
+// Streams: buffered reading and writing over one connection (asyncio's StreamReader,
+// StreamWriter and open_connection).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "corio/coro/coro.hpp"
+#include "corio/coro/socket.hpp"
+#include "corio/reactor/clock.hpp"
+#include "corio/reactor/net.hpp"
+
+namespace corio {
+
+/// The default reader limit and high-water mark (asyncio's _DEFAULT_LIMIT, 64 KiB).
+inline constexpr std::size_t default_stream_limit = 64 * 1024;
+
+/// Like asyncio.IncompleteReadError: the stream ended before the read was satisfied.
+/// The bytes that did arrive are in partial() and no longer in the reader's buffer.
+class IncompleteReadError : public std::runtime_error {
+ public:
+  IncompleteReadError(std::string partial, std::optional<std::size_t> expected);
+  /// What arrived before the end of the stream.
+  [[nodiscard]] const std::string& partial() const noexcept { return partial_; }
+  /// The size readexactly() asked for; nullopt for readuntil() (asyncio's None).
+  [[nodiscard]] std::optional<std::size_t> expected() const noexcept { return expected_; }
+
+ private:
+  std::string partial_;
+  std::optional<std::size_t> expected_;
+};
+
+/// Like asyncio.LimitOverrunError: readuntil() found no separator within the reader's
+/// limit. The data stays in the buffer; consumed() says how much of it to drop (with
+/// read(consumed())) to go past what was searched.
+class LimitOverrunError : public std::runtime_error {
+ public:
+  LimitOverrunError(const char* message, std::size_t consumed)
+      : std::runtime_error(message), consumed_(consumed) {}
+  [[nodiscard]] std::size_t consumed() const noexcept { return consumed_; }
+
+ private:
+  std::size_t consumed_;
+};
+
+/// Settings for open_connection() and open_unix_connection().
+struct StreamOptions {
+  /// The reader's limit: how far readuntil()/readline() look for a separator.
+  std::size_t limit = default_stream_limit;
+  /// Bounds the whole connection attempt, resolution included (TimeoutError).
+  std::optional<Duration> timeout;
+};
+
+namespace detail {
+class StreamConn;
+}  // namespace detail
+
+/// Like asyncio.StreamReader: buffered reads from a connection it shares with a
+/// StreamWriter. Reads are cancel-safe: a cancelled read consumes nothing, and every
+/// byte already received stays in the buffer for the next read. One task reads at a
+/// time (a second concurrent read is a RuntimeError, as in asyncio). A socket error
+/// (ECONNRESET, ...) is a std::system_error, raised again by every later read.
+/// Movable handle; the connection closes when its reader and writer are both gone.
+class StreamReader {
+ public:
+  StreamReader() noexcept = default;
+  explicit StreamReader(std::shared_ptr<detail::StreamConn> conn) noexcept
+      : conn_(std::move(conn)) {}
+
+  /// Up to `n` bytes, waiting only if none are buffered; "" at EOF. `n == SIZE_MAX`
+  /// (asyncio's -1) reads until EOF.
+  [[nodiscard]] Coro<std::string> read(std::size_t n = SIZE_MAX);
+  /// Exactly `n` bytes; IncompleteReadError (with the partial bytes) at EOF.
+  [[nodiscard]] Coro<std::string> readexactly(std::size_t n);
+  /// One line including its '\n'; at EOF the partial last line (maybe ""). A line
+  /// longer than the limit is discarded and raises LimitOverrunError (asyncio: a
+  /// ValueError).
+  [[nodiscard]] Coro<std::string> readline();
+  /// Data up to and including `separator` (not empty: std::invalid_argument).
+  /// LimitOverrunError if the separator does not start within limit() bytes, leaving the
+  /// data buffered; IncompleteReadError at EOF, taking what was buffered.
+  [[nodiscard]] Coro<std::string> readuntil(std::string_view separator = "\n");
+  /// True once EOF was received and the buffer is empty.
+  [[nodiscard]] bool at_eof() const noexcept;
+  /// How far readuntil() searches (StreamOptions::limit).
+  [[nodiscard]] std::size_t limit() const noexcept;
+  /// Bytes received but not read yet.
+  [[nodiscard]] std::size_t buffered() const noexcept;
+
+  [[nodiscard]] bool valid() const noexcept { return conn_ != nullptr; }
+
+ private:
+  std::shared_ptr<detail::StreamConn> conn_;
+};
+
+/// Like asyncio.StreamWriter: write() buffers without waiting (sending at once if
+/// nothing is queued), a background flusher sends the rest as the socket drains, and
+/// drain() is the flow control: it waits while more than the high-water mark is
+/// buffered, until the buffer is at or below the low-water mark. A send error (EPIPE,
+/// ECONNRESET) is kept and raised by the next write() or drain().
+/// `get_extra_info("peername")` is peer_address(), `"sockname"` is local_address(),
+/// `"socket"` is socket(). Movable handle, like StreamReader.
+class StreamWriter {
+ public:
+  StreamWriter() noexcept = default;
+  explicit StreamWriter(std::shared_ptr<detail::StreamConn> conn) noexcept
+      : conn_(std::move(conn)) {}
+
+  /// Queues `data` (copied). RuntimeError after close() or write_eof().
+  void write(std::string_view data);
+  /// Writes each element of `lines` (anything convertible to std::string_view), as
+  /// one write.
+  template <std::ranges::input_range R>
+  void writelines(const R& lines) {
+    std::string joined;
+    for (const auto& line : lines)
+      joined += std::string_view(line);
+    write(joined);
+  }
+  /// Waits until the buffer is at or below the low-water mark if it went above the
+  /// high-water mark; raises the connection's send error, if any.
+  [[nodiscard]] Coro<void> drain();
+  /// Stream sockets can always half-close.
+  [[nodiscard]] bool can_write_eof() const noexcept { return true; }
+  /// Half-close: sends FIN once everything buffered is out; reading goes on.
+  void write_eof();
+  /// Closes the connection: what is buffered is still sent, then the socket closes.
+  /// Reads see EOF (one waiting now is woken). Idempotent.
+  void close() noexcept;
+  /// Closes at once, dropping unsent data (asyncio's transport.abort()).
+  void abort() noexcept;
+  /// True once close() or abort() was called.
+  [[nodiscard]] bool is_closing() const noexcept;
+  /// Waits until the socket is closed (after close() or abort()).
+  [[nodiscard]] Coro<void> wait_closed();
+
+  /// Bytes queued but not sent yet (transport.get_write_buffer_size()).
+  [[nodiscard]] std::size_t write_buffer_size() const noexcept;
+  /// Sets the flow-control marks (transport.set_write_buffer_limits): `low` defaults to
+  /// high / 4; std::invalid_argument if low > high.
+  void set_write_buffer_limits(std::size_t high, std::optional<std::size_t> low = std::nullopt);
+  /// The {low, high} marks (transport.get_write_buffer_limits()).
+  [[nodiscard]] std::pair<std::size_t, std::size_t> write_buffer_limits() const noexcept;
+
+  /// The peer's address (get_extra_info("peername")), read once and kept.
+  [[nodiscard]] Address peer_address() const;
+  /// Our own address (get_extra_info("sockname")), read once and kept.
+  [[nodiscard]] Address local_address() const;
+  /// The socket, for options such as TCP_NODELAY; do not read or write it directly.
+  [[nodiscard]] const Socket& socket() const noexcept;
+
+  [[nodiscard]] bool valid() const noexcept { return conn_ != nullptr; }
+
+ private:
+  std::shared_ptr<detail::StreamConn> conn_;
+};
+
+/// A reader and a writer sharing `sock`, a connected stream socket (asyncio's
+/// open_connection(sock=...)).
+[[nodiscard]] std::pair<StreamReader, StreamWriter> make_streams(
+    Socket sock, std::size_t limit = default_stream_limit);
+
+/// Connects to `host`:`port` (resolved off the loop; each address tried in turn) and
+/// returns its streams (asyncio.open_connection). TCP_NODELAY is set, as asyncio does.
+[[nodiscard]] Coro<std::pair<StreamReader, StreamWriter>> open_connection(
+    std::string host, std::uint16_t port, StreamOptions options = {});
+
+/// Connects to `addr` (IP or Unix) and returns its streams.
+[[nodiscard]] Coro<std::pair<StreamReader, StreamWriter>> open_connection(
+    Address addr, StreamOptions options = {});
+
+/// Connects to the Unix stream socket at `path` (asyncio.open_unix_connection).
+[[nodiscard]] Coro<std::pair<StreamReader, StreamWriter>> open_unix_connection(
+    std::string path, StreamOptions options = {});
+
+}  // namespace corio
