@@ -22,7 +22,6 @@
 #include "corio/coro/signals.hpp"
 #include "corio/coro/socket.hpp"
 #include "corio/coro/sleep.hpp"
-#include "corio/coro/socket.hpp"
 #include "corio/coro/streams.hpp"
 #include "corio/coro/task.hpp"
 #include "corio/coro/task_group.hpp"
