@@ -27,6 +27,15 @@
 #error "CORIO_ECHO_CLIENT_PATH must name the echo_client binary (see tests/CMakeLists.txt)"
 #endif
 
+// Whether the examples were built with the sanitizers (the asan preset: ASan + UBSan).
+#if defined(__SANITIZE_ADDRESS__)
+#define CORIO_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CORIO_TEST_SANITIZED 1
+#endif
+#endif
+
 namespace corio {
 namespace {
 
@@ -232,6 +241,12 @@ TEST_P(EchoServerTest, AfterASignalOpenConnectionsAreServedAndNewOnesRefused) {
 }
 
 TEST_P(EchoServerTest, RunningOutOfDescriptorsPausesAcceptingWithoutSpinning) {
+#ifdef CORIO_TEST_SANITIZED
+  // UBSan's vptr check probes memory through a pipe; with no descriptor left it cannot,
+  // reports "invalid vptr" for std::error_category when accept()'s EMFILE becomes a
+  // std::system_error, and aborts the server. Only the instrumented build has this.
+  GTEST_SKIP() << "UBSan's vptr check needs a free descriptor; covered by dev and clang";
+#endif
   server_.reset();
   // 32 descriptors: the loop and the listener take about 8, so a couple of dozen
   // connections exhaust them and the rest wait in the listen backlog (EMFILE).
