@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ clang-14 libclang-rt-14-dev pkg-config python3
   libgtest-dev libgmock-dev libbenchmark-dev liburing-dev
+  wrk  # the http_hello load test (tests/examples/wrk_check.py)
 )
 
 missing=()

@@ -1,0 +1,46 @@
+// The skeleton the example servers share: listen, one task per connection, and a
+// graceful stop on SIGINT/SIGTERM (stop accepting, let open connections finish for a
+// grace period, cancel the rest), as an asyncio server does with
+// `server.close(); await asyncio.wait_for(..., grace)`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "corio/corio.hpp"
+#include "options.hpp"
+
+namespace examples {
+
+/// What every example server takes on its command line.
+struct ServerOptions {
+  std::string backend;  ///< empty: $CORIO_BACKEND, else auto
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8888;  ///< 0: the OS picks a free port (printed at start)
+  double grace = 1.0;         ///< seconds open connections get to finish at shutdown
+};
+
+/// Adds --backend, --host, --port and --grace, writing into `options`.
+void add_server_flags(CommandLine& cli, ServerOptions& options);
+
+/// Counters the handlers add to; printed as the summary when the server stops.
+struct ServerStats {
+  std::uint64_t connections = 0;  ///< accepted
+  std::uint64_t requests = 0;     ///< messages echoed or requests answered
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::uint64_t errors = 0;     ///< connections that ended on an error (reset, ...)
+  std::uint64_t cancelled = 0;  ///< still open when the grace period ran out
+};
+
+/// Serves one connection until the peer is done. An exception (a reset peer's
+/// std::system_error, ...) ends this connection only and is counted in `errors`.
+using Handler = corio::Coro<void> (*)(corio::Socket conn, ServerStats& stats);
+
+/// Runs a server on its own loop until SIGINT or SIGTERM. Prints `backend: NAME` and
+/// `listening on HOST:PORT` (the real port) to stdout first, and a summary last.
+/// Returns the process exit code: 0 after a signal, 1 if the backend or the listening
+/// socket cannot be set up.
+int run_server(const std::string& program, const ServerOptions& options, Handler handler);
+
+}  // namespace examples
