@@ -117,7 +117,7 @@ Coro<void> run_connection(const Options& o, std::size_t index, Socket s, Results
   }
 }
 
-Coro<Socket> open_connection(corio::Address to) {
+Coro<Socket> connect_one(corio::Address to) {
   Socket s = co_await corio::wait_for(corio::connect(to), 10s);
   s.set_option(corio::SocketOption::no_delay, 1);
   co_return s;
@@ -137,7 +137,7 @@ Coro<int> client_main(Options o) {
   // Connect everyone first, so the timing below measures echoes, not handshakes.
   std::vector<Coro<Socket>> connecting;
   for (std::int64_t i = 0; i < o.conns; ++i)
-    connecting.push_back(open_connection(to.front()));
+    connecting.push_back(connect_one(to.front()));
   std::vector<Socket> sockets = co_await corio::gather(std::move(connecting));
   std::printf("connected %zu to %s\n", sockets.size(), to.front().to_string().c_str());
 
