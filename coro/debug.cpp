@@ -68,6 +68,7 @@ void DebugMonitor::warn(Duration took) noexcept {
 }
 
 void step_task_destroyed(PromiseBase& task) noexcept {
+  t_step_task = nullptr;
   EventLoop* loop = EventLoop::current();
   if (loop == nullptr || !loop->debug()) return;
   if (DebugMonitor* monitor = loop->debug_monitor()) monitor->keep_epitaph(task);

@@ -54,11 +54,12 @@ class DebugMonitor final : public DeliveryObserver {
   bool has_epitaph_ = false;
 };
 
-/// destroy_frame() of a named task t_step_task pointed at: keeps the task's
-/// description for a slow-step warning in debug mode.
+/// destroy_frame() of the named task t_step_task points at: clears it, keeping the
+/// task's description for a slow-step warning in debug mode.
 void step_task_destroyed(PromiseBase& task) noexcept;
 
-/// Gives a task created in debug mode its "Task-N" name and its coroutine's name.
+/// Gives a task created in debug mode (or alive when it is turned on) its "Task-N"
+/// name, unless it has one, and its coroutine's name.
 void name_for_debug(PromiseBase& task) noexcept;
 /// "Task-7 'blocking_io_task'": the task's name, then its coroutine function's name if
 /// it is known. Empty if memory runs out.

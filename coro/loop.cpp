@@ -285,6 +285,12 @@ void EventLoop::set_debug(bool on) {
   // The monitor, once made, lives as long as the loop: a step may switch debug mode
   // off while the reactor or the ready loop is still using it.
   if (on && !monitor_) monitor_ = std::make_unique<detail::DebugMonitor>(slow_duration_);
+  if (on && !debug_on_) {
+    // Tasks made while it was off get their names now: reports name them, and a task
+    // destroyed within a step must be named to keep t_step_task from dangling.
+    for (detail::PromiseBase* t = tasks_; t != nullptr; t = t->next_task_)
+      detail::name_for_debug(*t);
+  }
   debug_on_ = on;
   if (reactor_) reactor_->set_observer(on ? monitor_.get() : nullptr);
 }

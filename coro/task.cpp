@@ -155,10 +155,10 @@ void PromiseBase::release_ref() noexcept {
 }
 
 void PromiseBase::destroy_frame() noexcept {
-  if (t_step_task == this) {
-    t_step_task = nullptr;  // it must not dangle: debug mode reads it after the step
-    if (named_) step_task_destroyed(*this);
-  }
+  // Debug mode reads t_step_task after a step, so it must not dangle then. Every task
+  // alive in debug mode is named (set_debug names the ones made before), so only named
+  // tasks need to check; an unnamed one may leave it dangling while nobody reads it.
+  if (named_ && t_step_task == this) step_task_destroyed(*this);
   if (state_ != TaskState::done) {
     if (named_) {
       std::fprintf(stderr, "corio: Task was destroyed but it is pending! (task %s)\n",

@@ -80,7 +80,8 @@ void name_for_debug(PromiseBase& task) noexcept {
     std::lock_guard lock(t.mutex);
     Entry& e = t.tasks[&task];
     if (e.name.empty()) e.name = next_task_name(t);
-    e.coroutine = coroutine_name_locked(t, resume_function(task.link_.address()));
+    if (e.coroutine.empty())
+      e.coroutine = coroutine_name_locked(t, resume_function(task.link_.address()));
     task.named_ = true;
   } catch (...) {
     // Out of memory: the task stays unnamed, which only makes reports less specific.

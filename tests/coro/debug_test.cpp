@@ -193,6 +193,21 @@ TEST_P(DebugTest, DebugModeCanBeTurnedOnWhileRunning) {
   }
 }
 
+TEST_P(DebugTest, TasksMadeBeforeDebugModeWasTurnedOnAreNamedToo) {
+  auto main = []() -> Coro<void> {
+    spawn(blocks_then_ends(60ms));  // made while debug mode is off; gone within its step
+    EventLoop& loop = get_running_loop();
+    loop.set_slow_callback_duration(20ms);
+    loop.set_debug(true);
+    co_await sleep(1ms);
+  };
+  const std::string err = stderr_of(main(), options());
+  EXPECT_TRUE(contains(err, "corio: slow step: task Task-")) << err;
+  if (kNamesCoroutines) {
+    EXPECT_TRUE(contains(err, "'corio::blocks_then_ends' ran ")) << err;
+  }
+}
+
 // --- The loop's start, task names, reports -------------------------------------------
 
 TEST_P(DebugTest, TheBackendIsLoggedOnceWhenTheLoopStarts) {

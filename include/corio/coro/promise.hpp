@@ -20,7 +20,8 @@ class PromiseBase;
 /// The task that last suspended (WaitPoint::begin) or finished on this thread: debug
 /// mode reads it after a slow step to name the culprit. One plain store where a task
 /// suspends or ends, cheaper than asking whether debug mode is on (constinit: no TLS
-/// init guard). Cleared when that task's frame is destroyed.
+/// init guard). Debug mode clears it before each step, and a named task (in debug mode,
+/// every task) clears it when its frame is destroyed; outside debug mode it may dangle.
 extern constinit thread_local PromiseBase* t_step_task;
 
 /// Something waiting for a task to finish (an awaiter, gather, wait, ...). Linked into
