@@ -10,7 +10,7 @@
 
 namespace corio {
 namespace detail {
-thread_local EventLoop* t_current_loop = nullptr;
+constinit thread_local EventLoop* t_current_loop = nullptr;
 }  // namespace detail
 using detail::t_current_loop;
 

@@ -29,7 +29,9 @@ class Task;
 
 namespace detail {
 // One loop per thread: awaiters find it here instead of each task storing a pointer.
-extern thread_local EventLoop* t_current_loop;
+// constinit tells every user it needs no dynamic initialisation, which removes a TLS
+// init-function check from each EventLoop::current() (66 call sites in corio_micro).
+extern constinit thread_local EventLoop* t_current_loop;
 class DebugMonitor;
 }  // namespace detail
 
