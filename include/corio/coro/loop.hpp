@@ -127,8 +127,8 @@ class EventLoop {
 
   /// Whether debug mode is on (RunOptions::debug or $CORIO_DEBUG).
   [[nodiscard]] bool debug() const noexcept { return debug_on_; }
-  /// Turns debug mode on or off from the next turn; tasks created while it is off get
-  /// their debug names only when asked for.
+  /// Turns debug mode on or off from the next turn (loop.set_debug()); turning it on
+  /// names the tasks already alive.
   void set_debug(bool on);
   [[nodiscard]] Duration slow_callback_duration() const noexcept { return slow_duration_; }
   void set_slow_callback_duration(Duration d) noexcept;
