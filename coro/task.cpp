@@ -6,8 +6,16 @@
 #include "corio/coro/errors.hpp"
 #include "corio/coro/loop.hpp"
 #include "corio/coro/promise.hpp"
+#include "coro/debug.hpp"
 
 namespace corio::detail {
+
+// Every frame carries a PromiseBase: keep it from growing unnoticed (64-bit layout:
+// seven pointers, then the counters and flags in what used to be padding).
+static_assert(sizeof(void*) != 8 || sizeof(PromiseBase) == 72);
+
+constinit thread_local PromiseBase* t_step_task = nullptr;
+
 namespace {
 
 // The CancelledError most recently raised at an await point on this thread. A task that
@@ -23,16 +31,6 @@ bool is_cancellation(const std::exception_ptr& e) noexcept {
     return true;
   } catch (...) {
     return false;
-  }
-}
-
-void describe(const std::exception_ptr& e, char* out, std::size_t size) noexcept {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    std::snprintf(out, size, "%s: %s", typeid(ex).name(), ex.what());
-  } catch (...) {
-    std::snprintf(out, size, "an exception not derived from std::exception");
   }
 }
 
@@ -53,6 +51,24 @@ void first_step(void* arg) {
 
 }  // namespace
 
+void describe_exception(const std::exception_ptr& e, char* out, std::size_t size) noexcept {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    std::snprintf(out, size, "%s: %s", typeid(ex).name(), ex.what());
+  } catch (const CancelledError& ex) {
+    std::snprintf(out, size, "%s", ex.what());
+  } catch (...) {
+    std::snprintf(out, size, "an exception not derived from std::exception");
+  }
+}
+
+void report_callback_exception(const std::exception_ptr& e) noexcept {
+  char what[512];
+  describe_exception(e, what, sizeof what);
+  std::fprintf(stderr, "corio: exception in callback: %s\n", what);
+}
+
 void WaitPoint::throw_cancelled() const {
   // Consumes any cancel() that arrived after this await was already ending: asyncio
   // raises one CancelledError for them, not one per call.
@@ -67,6 +83,8 @@ void PromiseBase::start_task(EventLoop& loop, std::coroutine_handle<> self) {
   refs_ = 2;  // the caller's Task handle and the loop's own until the task finishes
   state_ = TaskState::scheduled;
   loop.add_task(*this);
+  if (loop.debug()) [[unlikely]]
+    name_for_debug(*this);
   loop.call_soon(&first_step, this);
 }
 
@@ -111,6 +129,7 @@ void PromiseBase::remove_waiter(TaskWaiter& w) noexcept {
 }
 
 void PromiseBase::finish_task() noexcept {
+  t_step_task = this;
   state_ = TaskState::done;
   wait_point_ = nullptr;
   must_cancel_ = false;
@@ -125,6 +144,9 @@ void PromiseBase::finish_task() noexcept {
 
 void PromiseBase::abandon_task() noexcept {
   EventLoop::current()->remove_task(*this);
+  // Its awaiter's cancel function would reach for a loop that is closing: a cancel()
+  // through a Task handle kept past the loop only marks the task.
+  wait_point_ = nullptr;
   release_ref();
 }
 
@@ -133,15 +155,30 @@ void PromiseBase::release_ref() noexcept {
 }
 
 void PromiseBase::destroy_frame() noexcept {
+  // Debug mode reads t_step_task after a step, so it must not dangle then. Every task
+  // alive in debug mode is named (set_debug names the ones made before), so only named
+  // tasks need to check; an unnamed one may leave it dangling while nobody reads it.
+  if (named_ && t_step_task == this) step_task_destroyed(*this);
   if (state_ != TaskState::done) {
-    std::fputs("corio: Task was destroyed but it is pending!\n", stderr);
+    if (named_) {
+      std::fprintf(stderr, "corio: Task was destroyed but it is pending! (task %s)\n",
+                   describe_task(*this).c_str());
+    } else {
+      std::fputs("corio: Task was destroyed but it is pending!\n", stderr);
+    }
   } else if (exception_ && !retrieved_ && !cancelled_) {
     // asyncio logs "Task exception was never retrieved"; losing it silently would hide
     // the bug that made the task fail.
     char what[512];
-    describe(exception_, what, sizeof what);
-    std::fprintf(stderr, "corio: Task exception was never retrieved: %s\n", what);
+    describe_exception(exception_, what, sizeof what);
+    if (named_) {
+      std::fprintf(stderr, "corio: Task exception was never retrieved (task %s): %s\n",
+                   describe_task(*this).c_str(), what);
+    } else {
+      std::fprintf(stderr, "corio: Task exception was never retrieved: %s\n", what);
+    }
   }
+  if (named_) forget_task_name(*this);
   link_.destroy();
 }
 

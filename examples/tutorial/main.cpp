@@ -55,7 +55,7 @@ corio::Coro<> io_task(std::string name, Seconds delay, int iterations) {
 }
 
 // The same task written with a blocking call: it never suspends, so nothing else can
-// run while it waits.
+// run while it waits. Debug mode (CORIO_DEBUG=1) reports each such step as it happens.
 corio::Coro<> blocking_io_task(std::string name, Seconds delay, int iterations) {
   for (int i = 1; i <= iterations; ++i) {
     std::printf("%s iteration %d\n", name.c_str(), i);

@@ -9,6 +9,7 @@
 #include "corio/coro/event.hpp"
 #include "corio/coro/future.hpp"
 #include "corio/coro/gather.hpp"
+#include "corio/coro/handle.hpp"
 #include "corio/coro/io.hpp"
 #include "corio/coro/lock.hpp"
 #include "corio/coro/loop.hpp"

@@ -122,7 +122,10 @@ constexpr double kScale = 0.05;
 class TutorialTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    Outcome run = run_command(tutorial(" --scale 0.05 --backend " + GetParam() + " 2>&1"));
+    // Debug mode off whatever the caller's environment says: its reports would change
+    // the transcript (DebugModeTest covers it).
+    Outcome run = run_command("env -u CORIO_DEBUG " +
+                              tutorial(" --scale 0.05 --backend " + GetParam() + " 2>&1"));
     exit_code_ = run.exit_code;
     output_ = run.output;
   }
@@ -234,10 +237,44 @@ TEST_P(TutorialTest, GatherOverlapsTheWaitsAndBlockingUndoesIt) {
   EXPECT_GT(timings["blocking"].measured, 2 * timings["gather"].measured) << output_;
 }
 
+TEST_P(TutorialTest, WithoutDebugModeThereAreNoDebugReports) {
+  EXPECT_EQ(output_.find("corio: "), std::string::npos) << output_;
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, TutorialTest, ::testing::ValuesIn(corio::available_backends()),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return info.param;
                          });
+
+// CORIO_DEBUG=1 turns asyncio's debug mode on: step 4's blocking calls are caught as
+// they happen. stdout is line-buffered and stderr unbuffered, so the merged transcript
+// keeps the order in which the lines were written.
+TEST(TutorialDebugModeTest, WarnsAboutEachBlockingTaskOfStepFourAsItHappens) {
+  Outcome run = run_command("env CORIO_DEBUG=1 " + tutorial(" --scale 0.05 2>&1"));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  Transcript t(run.output);
+  EXPECT_EQ(t.lines().front().rfind("corio: debug mode: backend ", 0), 0U) << run.output;
+  std::optional<std::size_t> step4 = t.heading(4);
+  std::optional<std::size_t> step5 = t.heading(5);
+  ASSERT_TRUE(step4 && step5) << run.output;
+#ifdef CORIO_HAVE_SYMBOLIZER
+  const std::string warning = "'blocking_io_task' ran ";
+#else
+  const std::string warning = "corio: slow step: task Task-";
+#endif
+  // Each blocking_io_task sleeps 3 x 75, 50 or 60 ms in one step: all three exceed the
+  // default 100 ms threshold, and nothing else in the lesson blocks.
+  std::size_t warnings = 0;
+  std::optional<std::size_t> found = t.find(warning);
+  while (found) {
+    ++warnings;
+    EXPECT_GT(*found, *step4) << run.output;
+    EXPECT_LT(*found, *step5) << run.output;
+    EXPECT_NE(t.lines()[*found].find("corio: slow step: task Task-"), std::string::npos);
+    found = t.find(warning, *found + 1);
+  }
+  EXPECT_EQ(warnings, 3U) << run.output;
+}
 
 // stderr only (stdout goes to /dev/null), so the test proves where the message goes.
 std::string stderr_only(const std::string& command) {

@@ -18,6 +18,11 @@ class Coro;
 
 namespace detail {
 
+/// A Coro is being destroyed although its body never started (nothing awaited it and
+/// it never became a task): debug mode reports it like asyncio's "coroutine ... was
+/// never awaited".
+void report_never_awaited(void* frame) noexcept;
+
 /// Resumes whoever awaits a finished Coro, or finishes the task it is the root of.
 struct FinalAwaiter {
   bool await_ready() const noexcept { return false; }
@@ -99,14 +104,12 @@ class [[nodiscard]] Coro {
   Coro(Coro&& other) noexcept : h_(std::exchange(other.h_, {})) {}
   Coro& operator=(Coro&& other) noexcept {
     if (this != &other) {
-      if (h_) h_.destroy();
+      destroy();
       h_ = std::exchange(other.h_, {});
     }
     return *this;
   }
-  ~Coro() {
-    if (h_) h_.destroy();
-  }
+  ~Coro() { destroy(); }
 
   /// Whether this object still owns a coroutine (not yet awaited or handed off).
   [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(h_); }
@@ -131,6 +134,14 @@ class [[nodiscard]] Coro {
   Awaiter operator co_await() & noexcept { return Awaiter{h_}; }
 
  private:
+  void destroy() noexcept {
+    if (!h_) return;
+    // link_ is set once the frame is awaited or becomes a task.
+    if (!h_.promise().link_) [[unlikely]]
+      detail::report_never_awaited(h_.address());
+    h_.destroy();
+  }
+
   handle_type h_{};
 };
 

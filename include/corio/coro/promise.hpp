@@ -7,6 +7,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <exception>
+#include <string>
 
 namespace corio {
 
@@ -15,6 +16,13 @@ class EventLoop;
 namespace detail {
 
 class PromiseBase;
+
+/// The task that last suspended (WaitPoint::begin) or finished on this thread: debug
+/// mode reads it after a slow step to name the culprit. One plain store where a task
+/// suspends or ends, cheaper than asking whether debug mode is on (constinit: no TLS
+/// init guard). Debug mode clears it before each step, and a named task (in debug mode,
+/// every task) clears it when its frame is destroyed; outside debug mode it may dangle.
+extern constinit thread_local PromiseBase* t_step_task;
 
 /// Something waiting for a task to finish (an awaiter, gather, wait, ...). Linked into
 /// the task's waiter list; `on_done` runs synchronously when the task finishes and must
@@ -111,6 +119,9 @@ class PromiseBase {
   // so these live here rather than in every awaiter (a sleeping task is smaller).
   bool wait_cancel_requested_ = false;  // the wait point was asked to cancel
   bool wait_cancelled_ = false;         // the await ends with CancelledError
+  // The task has an entry in the name table (coro/task_names.cpp): set by a name from
+  // the user or debug mode, so destroying an unnamed task costs no lookup.
+  bool named_ = false;
 
   [[nodiscard]] bool done() const noexcept { return state_ == TaskState::done; }
 
@@ -144,6 +155,12 @@ class PromiseBase {
   /// Destroys a task that never finished (loop teardown).
   void abandon_task() noexcept;
 
+  /// The task's name (asyncio's Task.get_name()): the one given, else "Task-N". In
+  /// debug mode N counts tasks as they are created; otherwise it is given on first ask.
+  [[nodiscard]] std::string name();
+  /// Renames the task (asyncio's Task.set_name()).
+  void set_name(std::string name);
+
  private:
   void destroy_frame() noexcept;
 };
@@ -167,6 +184,7 @@ void WaitPoint::throw_if_cancelled() const {
 
 bool WaitPoint::begin(PromiseBase& caller) noexcept {
   task_ = caller.task_;
+  t_step_task = task_;
   task_->wait_cancel_requested_ = false;
   task_->wait_cancelled_ = false;
   if (task_->must_cancel_) {

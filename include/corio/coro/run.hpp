@@ -13,7 +13,8 @@ namespace corio {
 /// Makes a fresh loop, runs `main` to completion, cancels every task still pending and
 /// waits for them, closes the loop, and returns main's result or rethrows its
 /// exception (asyncio.run). Throws BackendError if the backend cannot open and
-/// InvalidStateError if a loop is already running on this thread.
+/// InvalidStateError if a loop is already running on this thread, or if `main` stops
+/// the loop (EventLoop::stop()) before it finishes.
 template <class T>
 T run(Coro<T> main, const RunOptions& options = {}) {
   if (EventLoop::current() != nullptr) {
@@ -21,8 +22,16 @@ T run(Coro<T> main, const RunOptions& options = {}) {
   }
   EventLoop loop(options);
   Task<T> task = create_task(std::move(main));
-  loop.run_until_done(task.promise());
+  try {
+    loop.run_until_done(task.promise());
+  } catch (...) {
+    // The loop stopped before main finished (stop()) or the backend failed: like
+    // asyncio.run's finally, still cancel what is left before closing.
+    loop.cancel_all_and_drain();
+    throw;
+  }
   loop.cancel_all_and_drain();
+  loop.close();
   return std::move(task).result();
 }
 

@@ -4,6 +4,7 @@
 
 #include <coroutine>
 #include <exception>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -74,6 +75,12 @@ class Task {
     return p_->exception_;
   }
 
+  /// The task's name (asyncio's Task.get_name()): the one it was given, else
+  /// "Task-N" (see PromiseBase::name()).
+  [[nodiscard]] std::string get_name() const { return p_->name(); }
+  /// Renames the task (asyncio's Task.set_name()); debug mode's warnings use it.
+  void set_name(std::string name) const { p_->set_name(std::move(name)); }
+
   /// The shared task state, for the library's own awaiters.
   [[nodiscard]] promise_type& promise() const noexcept { return *p_; }
 
@@ -140,11 +147,37 @@ template <class T>
   return Task<T>(&h.promise());
 }
 
+/// create_task with a name (asyncio.create_task(coro, name=...)): Task::get_name()
+/// returns it and debug mode's reports show it.
+template <class T>
+[[nodiscard("keep the Task to await it; the loop runs it either way")]] Task<T> create_task(
+    Coro<T> coro, std::string name) {
+  Task<T> task = create_task(std::move(coro));
+  task.set_name(std::move(name));
+  return task;
+}
+
 /// Spawns a task whose handle the caller does not need (it still runs to the end and
 /// its exception, if never retrieved, is reported).
 template <class T>
 void spawn(Coro<T> coro) {
   (void)create_task(std::move(coro));
+}
+
+template <class T>
+T EventLoop::run_until_complete(Coro<T> coro) {
+  check_runnable();  // before the coroutine becomes a task of a loop that cannot run
+  auto h = coro.release();
+  h.promise().start_task(*this, h);
+  Task<T> task(&h.promise());
+  run_until_done(task.promise());
+  return std::move(task).result();
+}
+
+template <class T>
+T EventLoop::run_until_complete(Task<T> task) {
+  run_until_done(task.promise());
+  return task.promise().get(false);
 }
 
 }  // namespace corio

@@ -31,6 +31,17 @@ struct ReactorOptions {
 /// Backends that open on this machine right now (a subset of backend_names()).
 [[nodiscard]] std::vector<std::string> available_backends();
 
+/// Told around every completion and timer the reactor delivers, never around the wait:
+/// debug mode times the step each delivery runs (see EventLoop::debug()).
+class DeliveryObserver {
+ public:
+  virtual void before_delivery() noexcept = 0;
+  virtual void after_delivery() noexcept = 0;
+
+ protected:
+  ~DeliveryObserver() = default;
+};
+
 /// Single-threaded event demultiplexer; only `wake()` may be called from other threads.
 class Reactor {
  public:
@@ -73,14 +84,20 @@ class Reactor {
   /// Interrupts a blocked run_once from any thread.
   void wake() noexcept { backend_->wake(); }
 
+  /// Sets (or with nullptr removes) the observer of deliveries. Without one, delivery
+  /// costs a single predictable branch per turn more than it did before the hook.
+  void set_observer(DeliveryObserver* observer) noexcept { observer_ = observer; }
+
  private:
   explicit Reactor(Clock& clock) noexcept : clock_(&clock) {}
+  int deliver_observed() noexcept;
 
   CompletionQueue completions_;  // declared before the backend, which pushes into it
   std::unique_ptr<Backend> backend_;
   Clock* clock_;
   TimerHeap timers_;
   std::size_t in_flight_ = 0;  // submitted, completion not yet delivered
+  DeliveryObserver* observer_ = nullptr;
 };
 
 }  // namespace corio
