@@ -32,7 +32,9 @@ class EventLoop::RunScope {
     t_current_loop = &loop;
     if (loop.debug_on_ && !loop.announced_) {
       loop.announced_ = true;
-      std::fprintf(stderr, "corio: debug mode: backend %s\n", loop.backend_name_.c_str());
+      std::fprintf(stderr, "corio: debug mode: backend %s%s%s%s\n", loop.backend_name_.c_str(),
+                   loop.selection_note_.empty() ? "" : " (", loop.selection_note_.c_str(),
+                   loop.selection_note_.empty() ? "" : ")");
     }
   }
   ~RunScope() {
@@ -62,6 +64,7 @@ EventLoop::EventLoop(const RunOptions& options)
   if (!reactor_) throw BackendError(ec, message);
   clock_ = &reactor_->clock();
   backend_name_ = reactor_->backend_name();
+  selection_note_ = std::move(message);
   if (options.debug || detail::debug_env_enabled()) set_debug(true);
   previous_ = t_current_loop;
   t_current_loop = this;

@@ -99,7 +99,12 @@ std::unique_ptr<Backend> open_backend(std::string_view requested, const BackendO
     std::string refused;
     for (const Entry& e : registry()) {
       std::error_code why;
-      if (auto backend = e.open(options, sink, why)) return backend;
+      if (auto backend = e.open(options, sink, why)) {
+        // Say what was skipped: debug mode prints it, so a silent fall back from
+        // io_uring to epoll (a sandbox, the io_uring_disabled sysctl) is visible.
+        if (!refused.empty()) message = "auto skipped " + refused;
+        return backend;
+      }
       refused +=
           std::string(refused.empty() ? "" : "; ") + std::string(e.name) + ": " + why.message();
     }

@@ -92,6 +92,23 @@ TEST(BackendFallbackTest, AutoFallsBackToEpollWhenTheKernelRefusesIoUring) {
   EXPECT_EQ(rc, 0);
 }
 
+TEST(BackendFallbackTest, DebugModeSaysAutoSkippedIoUringAndWhy) {
+  if (!built_with("io_uring")) GTEST_SKIP() << "built without liburing";
+  const int rc = in_sandbox({__NR_io_uring_setup}, [] {
+    std::error_code ec;
+    std::string message;
+    auto reactor = Reactor::open(ReactorOptions{.backend = "auto"}, ec, message);
+    if (!reactor || message.find("auto skipped io_uring") == std::string::npos) return 2;
+    ::testing::internal::CaptureStderr();
+    auto main = []() -> Coro<void> { co_return; };
+    corio::run(main(), RunOptions{.backend = "auto", .debug = true});
+    const std::string err = ::testing::internal::GetCapturedStderr();
+    return err.find("debug mode: backend epoll (auto skipped io_uring") != std::string::npos ? 0
+                                                                                             : 3;
+  });
+  EXPECT_EQ(rc, 0);
+}
+
 TEST(BackendFallbackTest, AskingForIoUringByNameWhenRefusedIsAClearError) {
   if (!built_with("io_uring")) GTEST_SKIP() << "built without liburing";
   const int rc = in_sandbox({__NR_io_uring_setup}, [] { return refused_by_name("io_uring"); });

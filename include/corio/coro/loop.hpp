@@ -243,7 +243,8 @@ class EventLoop {
   detail::CallbackState* timer_handles_ = nullptr;  // armed call_later/call_at callbacks
   EventLoop* previous_ = nullptr;                   // loop that was current before this one
   Clock* clock_ = nullptr;
-  std::string backend_name_;  // kept for after close()
+  std::string backend_name_;    // kept for after close()
+  std::string selection_note_;  // what `auto` skipped on the way, for debug mode
   std::unique_ptr<detail::DebugMonitor> monitor_;
   Duration slow_duration_;
   bool debug_on_ = false;

@@ -46,7 +46,8 @@ class DeliveryObserver {
 class Reactor {
  public:
   /// Selects and opens a backend (options > $CORIO_BACKEND > auto). On failure returns
-  /// nullptr, sets `ec`, and writes a message for users into `message`.
+  /// nullptr, sets `ec`, and writes a message for users into `message`. On success
+  /// `message` says which backends `auto` skipped and why (empty if none).
   static std::unique_ptr<Reactor> open(const ReactorOptions& options, std::error_code& ec,
                                        std::string& message);
 
