@@ -2,10 +2,15 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <pthread.h>
+
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "backend_param.hpp"
@@ -190,6 +195,44 @@ TEST_P(SocketTest, MultiMegabyteSendAllSurvivesShortWrites) {
     EXPECT_TRUE(co_await reader == big);
   };
   run(main());
+}
+
+// Signals landing on the loop's thread without SA_RESTART make blocking calls (the
+// backend's wait) fail with EINTR; nothing may be lost or fail because of it.
+TEST_P(SocketTest, SignalStormsInterruptingTheLoopLoseNoBytes) {
+  struct sigaction sa {
+  }, old{};
+  sa.sa_handler = [](int) {};
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: interrupted calls return EINTR
+  ASSERT_EQ(::sigaction(SIGUSR1, &sa, &old), 0);
+  std::atomic<bool> stop{false};
+  const pthread_t loop_thread = ::pthread_self();
+  std::thread storm([&] {
+    while (!stop.load()) {
+      ::pthread_kill(loop_thread, SIGUSR1);
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  });
+  auto main = []() -> Coro<void> {
+    auto [a, b] = Socket::pair();
+    std::string big(4 << 20, '\0');
+    for (std::size_t i = 0; i < big.size(); ++i)
+      big[i] = static_cast<char>(i * 7 + 3);
+    Task<std::string> reader = create_task(read_n(b, big.size()));
+    auto slow_writer = [](const Socket& s, const std::string& data) -> Coro<void> {
+      for (std::size_t off = 0; off < data.size(); off += 256 << 10) {
+        co_await s.send_all(std::string_view(data).substr(off, 256 << 10));
+        co_await sleep(1ms);  // the loop blocks in its wait here, where EINTR lands
+      }
+    };
+    co_await slow_writer(a, big);
+    EXPECT_TRUE(co_await reader == big);
+  };
+  run(main());
+  stop = true;
+  storm.join();
+  ::sigaction(SIGUSR1, &old, nullptr);
 }
 
 TEST_P(SocketTest, ACancelledRecvLosesNoBytes) {
