@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "corio/coro/coro.hpp"
 #include "histogram.hpp"
 
 namespace corio_bench {
@@ -74,6 +75,14 @@ struct Window {
                                std::chrono::duration<double>(c.duration))) {}
   std::chrono::steady_clock::time_point start, measure_from, end;
 };
+
+/// Sleeps through the warm-up, then over [measure_from, end) records the elapsed time in
+/// `r.seconds` and the CPU seconds `cpu()` reports as the total in `r.cpu_us_per_op`
+/// (µs; per_op() divides it once the ops are counted).
+corio::Coro<void> measure_window(const Window& w, Result& r, double (*cpu)(const void*),
+                                 const void* ctx);
+/// Turns the total CPU measured by measure_window into CPU per op.
+void per_op(Result& r);
 
 inline std::uint64_t ns_between(std::chrono::steady_clock::time_point a,
                                 std::chrono::steady_clock::time_point b) {

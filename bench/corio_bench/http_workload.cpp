@@ -159,25 +159,20 @@ Result run_http(const Config& c, const std::string& backend) {
   }
   auto main = [&]() -> corio::Coro<void> {
     Window w(c);
-    double cpu0 = 0;
-    auto window = [&]() -> corio::Coro<void> {
-      co_await corio::sleep(w.measure_from - Clock::now());
-      cpu0 = child ? child->cpu_seconds() : process_cpu_seconds();
-      const auto t0 = Clock::now();
-      co_await corio::sleep(w.end - Clock::now());
-      r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-      r.cpu_us_per_op = ((child ? child->cpu_seconds() : process_cpu_seconds()) - cpu0) * 1e6;
+    auto cpu = [](const void* child) {
+      return child != nullptr ? static_cast<const Child*>(child)->cpu_seconds()
+                              : process_cpu_seconds();
     };
     std::vector<corio::Coro<void>> all;
     for (int i = 0; i < c.conns; ++i)
       all.push_back(http_client(to, w, r, p));
-    all.push_back(window());
+    all.push_back(measure_window(w, r, cpu, child.get()));
     co_await corio::gather(std::move(all));
   };
   corio::run(main(), corio::RunOptions{.backend = "auto"});
   p.done();
   if (child && child->stop() != 0) ++r.errors;  // it must stop cleanly on SIGTERM
-  r.cpu_us_per_op = r.ops > 0 ? r.cpu_us_per_op / static_cast<double>(r.ops) : -1;
+  per_op(r);
   return r;
 }
 

@@ -9,25 +9,28 @@
 #include "corio/corio.hpp"
 
 namespace corio_bench {
+
+corio::Coro<void> measure_window(const Window& w, Result& r, double (*cpu)(const void*),
+                                 const void* ctx) {
+  co_await corio::sleep(w.measure_from - std::chrono::steady_clock::now());
+  const double cpu0 = cpu(ctx);
+  const auto t0 = std::chrono::steady_clock::now();
+  co_await corio::sleep(w.end - std::chrono::steady_clock::now());
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.cpu_us_per_op = (cpu(ctx) - cpu0) * 1e6;
+}
+
+void per_op(Result& r) {
+  r.cpu_us_per_op = r.ops > 0 ? r.cpu_us_per_op / static_cast<double>(r.ops) : -1;
+}
+
 namespace {
 
+double process_cpu(const void* /*ctx*/) {
+  return process_cpu_seconds();
+}
+
 using Clock = std::chrono::steady_clock;
-
-// Samples process CPU over the window from inside the loop.
-corio::Coro<void> cpu_window(const Window& w, Result& r, double& cpu0) {
-  co_await corio::sleep(w.measure_from - Clock::now());
-  cpu0 = process_cpu_seconds();
-  const auto t0 = Clock::now();
-  co_await corio::sleep(w.end - Clock::now());
-  r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  const double cpu = process_cpu_seconds() - cpu0;
-  r.cpu_us_per_op = cpu0 >= 0 ? cpu * 1e6 : -1;  // divided by ops once they are known
-}
-
-void finish_cpu(Result& r) {
-  r.cpu_us_per_op =
-      r.ops > 0 && r.cpu_us_per_op >= 0 ? r.cpu_us_per_op / static_cast<double>(r.ops) : -1;
-}
 
 corio::Coro<void> sleeper(const Config& c, const Window& w, Result& r, Progress& p) {
   const auto interval = std::chrono::microseconds(c.interval_us);
@@ -51,16 +54,15 @@ Result run_timer(const Config& c, const std::string& backend) {
   Progress p(c, backend);
   auto main = [&]() -> corio::Coro<void> {
     Window w(c);
-    double cpu0 = -1;
     std::vector<corio::Coro<void>> all;
     for (int i = 0; i < c.conns; ++i)
       all.push_back(sleeper(c, w, r, p));
-    all.push_back(cpu_window(w, r, cpu0));
+    all.push_back(measure_window(w, r, &process_cpu, nullptr));
     co_await corio::gather(std::move(all));
   };
   corio::run(main(), corio::RunOptions{.backend = backend});
   p.done();
-  finish_cpu(r);
+  per_op(r);
   r.syscalls_per_op = probe_syscalls(c, &run_timer, backend);
   return r;
 }
@@ -99,7 +101,6 @@ Result run_wake(const Config& c, const std::string& backend) {
         std::this_thread::sleep_for(std::chrono::microseconds(50));
       }
     });
-    double cpu0 = -1;
     Window& w = s->w;
     auto ticker = [&]() -> corio::Coro<void> {
       while (Clock::now() < w.end) {
@@ -107,13 +108,13 @@ Result run_wake(const Config& c, const std::string& backend) {
         p.update(r.ops);
       }
     };
-    co_await corio::gather(cpu_window(w, r, cpu0), ticker());
+    co_await corio::gather(measure_window(w, r, &process_cpu, nullptr), ticker());
     s->stop = true;
     poster.join();
   };
   corio::run(main(), corio::RunOptions{.backend = backend});
   p.done();
-  finish_cpu(r);
+  per_op(r);
   r.syscalls_per_op = probe_syscalls(c, &run_wake, backend);
   return r;
 }
@@ -124,7 +125,6 @@ Result run_yield(const Config& c, const std::string& backend) {
   Progress p(c, backend);
   auto main = [&]() -> corio::Coro<void> {
     Window w(c);
-    double cpu0 = -1;
     auto yielder = [&]() -> corio::Coro<void> {
       std::uint64_t n = 0;
       for (;;) {
@@ -140,12 +140,12 @@ Result run_yield(const Config& c, const std::string& backend) {
     std::vector<corio::Coro<void>> all;
     for (int i = 0; i < c.conns; ++i)
       all.push_back(yielder());
-    all.push_back(cpu_window(w, r, cpu0));
+    all.push_back(measure_window(w, r, &process_cpu, nullptr));
     co_await corio::gather(std::move(all));
   };
   corio::run(main(), corio::RunOptions{.backend = backend});
   p.done();
-  finish_cpu(r);
+  per_op(r);
   r.syscalls_per_op = probe_syscalls(c, &run_yield, backend);
   return r;
 }

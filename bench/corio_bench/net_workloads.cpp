@@ -180,25 +180,20 @@ Result drive(const Config& c, const std::string& backend, ServerKind kind, MakeC
   }
   auto main = [&]() -> corio::Coro<void> {
     Window w(c);
-    double cpu0 = 0;
-    auto window = [&]() -> corio::Coro<void> {
-      co_await corio::sleep(w.measure_from - Clock::now());
-      cpu0 = server ? server->cpu_seconds() : process_cpu_seconds();
-      const auto t0 = Clock::now();
-      co_await corio::sleep(w.end - Clock::now());
-      r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-      r.cpu_us_per_op = ((server ? server->cpu_seconds() : process_cpu_seconds()) - cpu0) * 1e6;
+    auto cpu = [](const void* s) {
+      return s != nullptr ? static_cast<const ServerThread*>(s)->cpu_seconds()
+                          : process_cpu_seconds();
     };
     std::vector<corio::Coro<void>> all;
     for (int i = 0; i < c.conns; ++i)
       all.push_back(make(to, i, w, r, p));
-    all.push_back(window());
+    all.push_back(measure_window(w, r, cpu, server.get()));
     co_await corio::gather(std::move(all));
   };
   corio::run(main(), corio::RunOptions{.backend = backend});
   p.done();
   if (server) server->stop();
-  r.cpu_us_per_op = r.ops > 0 ? r.cpu_us_per_op / static_cast<double>(r.ops) : -1;
+  per_op(r);
   return r;
 }
 

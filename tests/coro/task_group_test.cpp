@@ -1,7 +1,5 @@
 // TaskGroup: a scope that never ends with a child still running.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 
@@ -378,32 +376,23 @@ TEST_P(TaskGroupTest, UnderATimeoutTheExpiryBecomesTimeoutError) {
 }
 
 TEST_P(TaskGroupTest, ChildrenRunConcurrentlyOverRealSockets) {
-  // Two children talk to each other over a socketpair while the body waits.
+  // Two children talk to each other over a socket pair while the body waits.
   auto main = []() -> Coro<void> {
-    int fd[2];
-    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fd), 0);
+    auto [a, b] = Socket::pair();
     std::string got;
     co_await task_group([&](TaskGroup& tg) -> Coro<void> {
-      auto writer = [](int fd) -> Coro<void> {
-        const char msg[] = "hello";
-        co_await io::send(fd, msg, 5);
-      };
-      auto reader = [](int fd, std::string& got) -> Coro<void> {
+      auto reader = [](const Socket& s, std::string& got) -> Coro<void> {
         char buf[16];
         while (got.size() < 5) {
-          std::size_t n = co_await io::recv(fd, buf, sizeof buf);
+          std::size_t n = co_await s.recv(buf, sizeof buf);
           got.append(buf, n);
         }
       };
-      tg.create_task(reader(fd[1], got));
-      tg.create_task(writer(fd[0]));
+      tg.create_task(reader(b, got));
+      tg.create_task(a.send_all("hello"));
       co_return;
     });
     EXPECT_EQ(got, "hello");
-    for (int f : fd) {
-      io::release(f);
-      ::close(f);
-    }
   };
   run(main());
 }

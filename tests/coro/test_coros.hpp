@@ -28,6 +28,18 @@ Coro<T> fail_after(Duration d, int code = 0) {
   throw Boom(code);
 }
 
+/// Awaits `t`; true if it ended with CancelledError (its other outcomes are ignored).
+template <class T>
+Coro<bool> ends_cancelled(Task<T> t) {
+  try {
+    co_await t;
+  } catch (const CancelledError&) {
+    co_return true;
+  } catch (...) {
+  }
+  co_return false;
+}
+
 /// Takes `m` (a Lock or a Semaphore), logs `id`, holds it for `hold`, releases it.
 template <class M>
 Coro<void> hold_and_log(M& m, std::vector<int>& log, int id, Duration hold) {

@@ -1,7 +1,5 @@
 // timeout() / timeout_at(): deadline scopes in the current task.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <optional>
@@ -242,21 +240,15 @@ TEST_P(TimeoutTest, ABodyThatSwallowsTheCancellationReturnsNormally) {
 TEST_P(TimeoutTest, WorksOverRealIo) {
   // A read that never gets data is cut off by the deadline on the real clock.
   auto main = []() -> Coro<void> {
-    int fds[2];
-    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+    auto [a, b] = Socket::pair();
     char buf[8];
-    auto reader = [](int fd, char* buf) -> Coro<void> { co_await io::recv(fd, buf, 8); };
     bool timed_out = false;
     try {
-      co_await timeout(20ms).run(reader(fds[0], buf));
+      co_await timeout(20ms).run(a.recv(buf, sizeof buf));
     } catch (const TimeoutError&) {
       timed_out = true;
     }
     EXPECT_TRUE(timed_out);
-    for (int fd : fds) {
-      io::release(fd);
-      ::close(fd);
-    }
   };
   run(main());
 }

@@ -17,6 +17,7 @@
 
 #include "backend_param.hpp"
 #include "corio/corio.hpp"
+#include "coro/test_coros.hpp"
 
 namespace corio {
 namespace {
@@ -311,13 +312,7 @@ TEST_P(ServerTest, ServeForeverEndsWithCloseAndClosesWhenCancelled) {
     Task<void> forever2 = create_task(other.serve_forever());
     co_await sleep(1ms);
     forever2.cancel();
-    bool cancelled = false;
-    try {
-      co_await forever2;
-    } catch (const CancelledError&) {
-      cancelled = true;
-    }
-    EXPECT_TRUE(cancelled);
+    EXPECT_TRUE(co_await testing::ends_cancelled(forever2));
     EXPECT_FALSE(other.is_serving());
   };
   run(main());

@@ -8,6 +8,7 @@
 
 #include "backend_param.hpp"
 #include "corio/corio.hpp"
+#include "coro/test_coros.hpp"
 
 namespace corio {
 namespace {
@@ -65,13 +66,7 @@ TEST_P(SignalsTest, ACancelledWaitRestoresTheDisposition) {
     co_await sleep(1ms);
     EXPECT_FALSE(has_default_disposition(SIGUSR1));
     t.cancel();
-    bool cancelled = false;
-    try {
-      co_await t;
-    } catch (const CancelledError&) {
-      cancelled = true;
-    }
-    EXPECT_TRUE(cancelled);
+    EXPECT_TRUE(co_await testing::ends_cancelled(t));
     EXPECT_TRUE(has_default_disposition(SIGUSR1));
   };
   run(main());

@@ -15,6 +15,7 @@
 
 #include "backend_param.hpp"
 #include "corio/corio.hpp"
+#include "coro/test_coros.hpp"
 
 namespace corio {
 namespace {
@@ -242,13 +243,7 @@ TEST_P(SocketTest, ACancelledRecvLosesNoBytes) {
     Task<std::string> first = create_task(reader(b));
     co_await sleep(1ms);
     first.cancel();
-    bool cancelled = false;
-    try {
-      co_await first;
-    } catch (const CancelledError&) {
-      cancelled = true;
-    }
-    EXPECT_TRUE(cancelled);
+    EXPECT_TRUE(co_await testing::ends_cancelled(first));
     co_await a.send("hello");
     EXPECT_EQ(co_await read_n(b, 5), "hello");
   };

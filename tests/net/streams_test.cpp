@@ -15,6 +15,7 @@
 
 #include "backend_param.hpp"
 #include "corio/corio.hpp"
+#include "coro/test_coros.hpp"
 
 namespace corio {
 namespace {
@@ -278,13 +279,7 @@ TEST_P(StreamReaderTest, ACancelledReadLeavesTheReceivedBytesForTheNextRead) {
       co_await sleep(1ms);
     EXPECT_EQ(reader.buffered(), 3u);  // received, waiting for the rest
     first.cancel();
-    bool cancelled = false;
-    try {
-      co_await first;
-    } catch (const CancelledError&) {
-      cancelled = true;
-    }
-    EXPECT_TRUE(cancelled);
+    EXPECT_TRUE(co_await testing::ends_cancelled(first));
     EXPECT_EQ(reader.buffered(), 3u);
 
     // A timeout cancels the same way.
@@ -458,13 +453,7 @@ TEST_P(StreamWriterTest, DrainBoundsTheBufferWhileThePeerDoesNotRead) {
     EXPECT_GT(writer.write_buffer_size(), low);
     EXPECT_LE(max_buffered, high + chunk);
     loop.cancel();
-    bool cancelled = false;
-    try {
-      co_await loop;
-    } catch (const CancelledError&) {
-      cancelled = true;
-    }
-    EXPECT_TRUE(cancelled);
+    EXPECT_TRUE(co_await testing::ends_cancelled(loop));
 
     // The peer reads: the queue drains and every byte arrives in order.
     const std::size_t queued = writer.write_buffer_size();

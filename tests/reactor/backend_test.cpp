@@ -182,6 +182,15 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
     return run_until([&] { return op.completions > 0; });
   }
 
+  bool run_until_all_complete(const std::vector<std::unique_ptr<TestOp>>& ops) {
+    return run_until([&] {
+      for (const auto& op : ops) {
+        if (op->completions == 0) return false;
+      }
+      return true;
+    });
+  }
+
   /// Submits `op` and turns the loop until it has finished, inline or by completion.
   bool finish(TestOp& op) { return start(op) || run_until_complete(op); }
 
@@ -515,12 +524,7 @@ TEST_P(BackendTest, ManyOperationsInFlightOnATinyQueueEachCompleteOnce) {
   spin();
   for (auto& [a, b] : pairs)
     send_all(b, "x");
-  ASSERT_TRUE(run_until([&] {
-    for (auto& op : ops) {
-      if (op->completions == 0) return false;
-    }
-    return true;
-  }));
+  ASSERT_TRUE(run_until_all_complete(ops));
   spin();
   for (auto& op : ops) {
     EXPECT_EQ(op->completions, 1);
@@ -547,12 +551,7 @@ TEST_P(BackendTest, ACancelStormCompletesEveryOperationOnceAndConsumesNothing) {
     reactor().cancel(*op);
   for (auto& [a, b] : pairs)
     send_all(b, "y");
-  ASSERT_TRUE(run_until([&] {
-    for (auto& op : ops) {
-      if (op->completions == 0) return false;
-    }
-    return true;
-  }));
+  ASSERT_TRUE(run_until_all_complete(ops));
   spin();
   for (auto& op : ops) {
     EXPECT_EQ(op->completions, 1);
