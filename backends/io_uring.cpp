@@ -80,6 +80,10 @@ class IoUringBackend final : public Backend {
 
   bool submit(Operation& op) noexcept override {
     io_uring_sqe* sqe = get_sqe();
+    if (sqe == nullptr) {
+      op.result = sqe_error_;  // finished at once, with the ring's error
+      return true;
+    }
     const int fd = static_cast<int>(op.handle);
     switch (op.code) {
       case OpCode::accept:
@@ -131,6 +135,7 @@ class IoUringBackend final : public Backend {
     // The operation keeps its buffer until its own completion arrives (-ECANCELED if
     // this won the race, its real result otherwise): one completion, as promised.
     io_uring_sqe* sqe = get_sqe();
+    if (sqe == nullptr) return;  // the operation still completes on its own
     io_uring_prep_cancel(sqe, &op, 0);
     io_uring_sqe_set_data64(sqe, kIgnore);
     // Submitted now, behind the operation itself: a cancel must take effect before
@@ -168,6 +173,8 @@ class IoUringBackend final : public Backend {
 
  private:
   // An SQE, flushing the SQ to the kernel when it is full; never drops a request.
+  // nullptr only when the ring itself fails (the error is in `sqe_error_`): then
+  // retrying could spin forever.
   io_uring_sqe* get_sqe() noexcept {
     for (;;) {
       if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) return sqe;
@@ -177,6 +184,9 @@ class IoUringBackend final : public Backend {
         // into the sink, which frees it to accept more.
         reap();
         (void)io_uring_get_events(&ring_);
+      } else if (rc < 0 && rc != -EINTR) {
+        sqe_error_ = rc;
+        return nullptr;
       }
     }
   }
@@ -248,12 +258,14 @@ class IoUringBackend final : public Backend {
   // (corio-bench wake); draining the counter ourselves costs one read per wake.
   void arm_wake() noexcept {
     io_uring_sqe* sqe = get_sqe();
+    if (sqe == nullptr) return;
     io_uring_prep_poll_multishot(sqe, wake_fd_, POLLIN);
     io_uring_sqe_set_data64(sqe, kWake);
   }
 
   io_uring ring_{};
   bool ready_ = false;
+  int sqe_error_ = 0;  // why get_sqe() last failed
   int wake_fd_;
   CompletionQueue& sink_;
   std::atomic<bool> woken_{false};

@@ -97,12 +97,12 @@ void TaskGroup::on_child_done(detail::TaskWaiter& w) noexcept {
   }
   if (g.running_ == 0 && g.joiner_) {
     std::coroutine_handle<> h = std::exchange(g.joiner_, {});
-    static_cast<Join*>(g.join_point_)->done();
+    g.join_point_->done();
     EventLoop::current()->schedule(h);
   }
 }
 
-TaskGroup::Join TaskGroup::join(std::exception_ptr body_error, bool /*body_cancelled*/) noexcept {
+TaskGroup::Join TaskGroup::join(const std::exception_ptr& body_error) noexcept {
   joining_ = true;
   if (body_error && !aborting_) abort();  // the body failed or was cancelled
   return Join(*this);

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "corio/coro/coro.hpp"
+#include "corio/corio.hpp"
 #include "histogram.hpp"
 
 namespace corio_bench {
@@ -73,8 +73,20 @@ struct Window {
                                  std::chrono::duration<double>(c.warmup))),
         end(measure_from + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                std::chrono::duration<double>(c.duration))) {}
+  /// Counts one op that started at `t0` and took `ns`, unless it started in the warm-up.
+  void sample(Result& r, std::chrono::steady_clock::time_point t0, std::uint64_t ns) const {
+    if (t0 < measure_from) return;
+    r.latency.record(ns);
+    ++r.ops;
+  }
   std::chrono::steady_clock::time_point start, measure_from, end;
 };
+
+/// Runs `make(i)` for each of c.conns clients plus measure_window() on a loop of
+/// `backend`, then turns the CPU total into CPU per op; `cpu(ctx)` reads whose CPU counts.
+template <class MakeClient>
+void run_clients(const Config& c, const std::string& backend, Result& r, Progress& p,
+                 double (*cpu)(const void*), const void* ctx, MakeClient make);
 
 /// Sleeps through the warm-up, then over [measure_from, end) records the elapsed time in
 /// `r.seconds` and the CPU seconds `cpu()` reports as the total in `r.cpu_us_per_op`
@@ -83,6 +95,22 @@ corio::Coro<void> measure_window(const Window& w, Result& r, double (*cpu)(const
                                  const void* ctx);
 /// Turns the total CPU measured by measure_window into CPU per op.
 void per_op(Result& r);
+
+template <class MakeClient>
+void run_clients(const Config& c, const std::string& backend, Result& r, Progress& p,
+                 double (*cpu)(const void*), const void* ctx, MakeClient make) {
+  auto main = [&]() -> corio::Coro<void> {
+    Window w(c);
+    std::vector<corio::Coro<void>> all;
+    for (int i = 0; i < c.conns; ++i)
+      all.push_back(make(i, w));
+    all.push_back(measure_window(w, r, cpu, ctx));
+    co_await corio::gather(std::move(all));
+  };
+  corio::run(main(), corio::RunOptions{.backend = backend});
+  p.done();
+  per_op(r);
+}
 
 inline std::uint64_t ns_between(std::chrono::steady_clock::time_point a,
                                 std::chrono::steady_clock::time_point b) {

@@ -134,10 +134,7 @@ corio::Coro<void> http_client(corio::Address to, const Window& w, Result& r, Pro
       ++r.errors;
     }
     in.erase(0, head_end + 4 + length);
-    if (t0 >= w.measure_from) {
-      r.latency.record(ns_between(t0, Clock::now()));
-      ++r.ops;
-    }
+    w.sample(r, t0, ns_between(t0, Clock::now()));
     p.update(r.ops);
   }
 }
@@ -157,22 +154,14 @@ Result run_http(const Config& c, const std::string& backend) {
     to = corio::Address::loopback(corio::AddressFamily::ipv4, child->port());
     r.cpu_scope = "http_hello process";
   }
-  auto main = [&]() -> corio::Coro<void> {
-    Window w(c);
-    auto cpu = [](const void* child) {
-      return child != nullptr ? static_cast<const Child*>(child)->cpu_seconds()
-                              : process_cpu_seconds();
-    };
-    std::vector<corio::Coro<void>> all;
-    for (int i = 0; i < c.conns; ++i)
-      all.push_back(http_client(to, w, r, p));
-    all.push_back(measure_window(w, r, cpu, child.get()));
-    co_await corio::gather(std::move(all));
+  auto cpu = [](const void* child) {
+    return child != nullptr ? static_cast<const Child*>(child)->cpu_seconds()
+                            : process_cpu_seconds();
   };
-  corio::run(main(), corio::RunOptions{.backend = "auto"});
-  p.done();
+  // The client's own loop runs on auto: the backend under test is the server's.
+  run_clients(c, "auto", r, p, cpu, child.get(),
+              [&](int, const Window& w) { return http_client(to, w, r, p); });
   if (child && child->stop() != 0) ++r.errors;  // it must stop cleanly on SIGTERM
-  per_op(r);
   return r;
 }
 

@@ -38,11 +38,20 @@ corio::Coro<void> sleeper(const Config& c, const Window& w, Result& r, Progress&
     const auto t0 = Clock::now();
     if (t0 + interval > w.end) break;
     co_await corio::sleep(interval);
-    const auto t1 = Clock::now();
-    if (t0 >= w.measure_from) {
-      r.latency.record(ns_between(t0 + interval, t1));
-      ++r.ops;
-    }
+    w.sample(r, t0, ns_between(t0 + interval, Clock::now()));
+    p.update(r.ops);
+  }
+}
+
+corio::Coro<void> yielder(const Window& w, Result& r, Progress& p) {
+  std::uint64_t n = 0;
+  for (;;) {
+    co_await corio::sleep(std::chrono::seconds(0));
+    // Reading the clock every turn would cost more than the turn: every 256th.
+    if ((++n & 255) != 0) continue;
+    const auto now = Clock::now();
+    if (now >= w.end) break;
+    if (now >= w.measure_from) r.ops += 256;
     p.update(r.ops);
   }
 }
@@ -52,17 +61,8 @@ corio::Coro<void> sleeper(const Config& c, const Window& w, Result& r, Progress&
 Result run_timer(const Config& c, const std::string& backend) {
   Result r;
   Progress p(c, backend);
-  auto main = [&]() -> corio::Coro<void> {
-    Window w(c);
-    std::vector<corio::Coro<void>> all;
-    for (int i = 0; i < c.conns; ++i)
-      all.push_back(sleeper(c, w, r, p));
-    all.push_back(measure_window(w, r, &process_cpu, nullptr));
-    co_await corio::gather(std::move(all));
-  };
-  corio::run(main(), corio::RunOptions{.backend = backend});
-  p.done();
-  per_op(r);
+  run_clients(c, backend, r, p, &process_cpu, nullptr,
+              [&](int, const Window& w) { return sleeper(c, w, r, p); });
   r.syscalls_per_op = probe_syscalls(c, &run_timer, backend);
   return r;
 }
@@ -123,29 +123,8 @@ Result run_yield(const Config& c, const std::string& backend) {
   Result r;
   r.has_latency = false;
   Progress p(c, backend);
-  auto main = [&]() -> corio::Coro<void> {
-    Window w(c);
-    auto yielder = [&]() -> corio::Coro<void> {
-      std::uint64_t n = 0;
-      for (;;) {
-        co_await corio::sleep(std::chrono::seconds(0));
-        // Reading the clock every turn would cost more than the turn: every 256th.
-        if ((++n & 255) != 0) continue;
-        const auto now = Clock::now();
-        if (now >= w.end) break;
-        if (now >= w.measure_from) r.ops += 256;
-        p.update(r.ops);
-      }
-    };
-    std::vector<corio::Coro<void>> all;
-    for (int i = 0; i < c.conns; ++i)
-      all.push_back(yielder());
-    all.push_back(measure_window(w, r, &process_cpu, nullptr));
-    co_await corio::gather(std::move(all));
-  };
-  corio::run(main(), corio::RunOptions{.backend = backend});
-  p.done();
-  per_op(r);
+  run_clients(c, backend, r, p, &process_cpu, nullptr,
+              [&](int, const Window& w) { return yielder(w, r, p); });
   r.syscalls_per_op = probe_syscalls(c, &run_yield, backend);
   return r;
 }

@@ -138,10 +138,7 @@ corio::Coro<void> echo_client(const Config& c, corio::Address to, int id, const 
       got += n;
     }
     if (back != msg) ++r.errors;
-    if (t0 >= w.measure_from) {
-      r.latency.record(ns_between(t0, Clock::now()));
-      ++r.ops;
-    }
+    w.sample(r, t0, ns_between(t0, Clock::now()));
     p.update(r.ops);
   }
 }
@@ -156,16 +153,17 @@ corio::Coro<void> accept_client(corio::Address to, const Window& w, Result& r, P
     (void)co_await s.recv(&c, 1);
     linger lg{1, 0};
     ::setsockopt(static_cast<int>(s.handle()), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-    if (t0 >= w.measure_from) {
-      r.latency.record(ns_between(t0, Clock::now()));
-      ++r.ops;
-    }
+    w.sample(r, t0, ns_between(t0, Clock::now()));
     p.update(r.ops);
   }
 }
 
+// Clients on `backend` against the in-process server (its thread's CPU counts) or the
+// external one at --host/--port (this process's CPU counts). With `server_syscalls`
+// the server thread counts its own syscalls into it.
 template <class MakeClient>
-Result drive(const Config& c, const std::string& backend, ServerKind kind, MakeClient make) {
+Result drive(const Config& c, const std::string& backend, ServerKind kind, MakeClient make,
+             std::int64_t* server_syscalls = nullptr) {
   Result r;
   Progress p(c, backend);
   std::unique_ptr<ServerThread> server;
@@ -174,36 +172,30 @@ Result drive(const Config& c, const std::string& backend, ServerKind kind, MakeC
     to = corio::Address::ip(c.host, static_cast<std::uint16_t>(c.port));
     r.cpu_scope = "client process (external server)";
   } else {
-    server = std::make_unique<ServerThread>(backend, kind, false);
+    server = std::make_unique<ServerThread>(backend, kind, server_syscalls != nullptr);
     to = corio::Address::loopback(corio::AddressFamily::ipv4, server->port());
     r.cpu_scope = "server thread";
   }
-  auto main = [&]() -> corio::Coro<void> {
-    Window w(c);
-    auto cpu = [](const void* s) {
-      return s != nullptr ? static_cast<const ServerThread*>(s)->cpu_seconds()
-                          : process_cpu_seconds();
-    };
-    std::vector<corio::Coro<void>> all;
-    for (int i = 0; i < c.conns; ++i)
-      all.push_back(make(to, i, w, r, p));
-    all.push_back(measure_window(w, r, cpu, server.get()));
-    co_await corio::gather(std::move(all));
+  auto cpu = [](const void* s) {
+    return s != nullptr ? static_cast<const ServerThread*>(s)->cpu_seconds()
+                        : process_cpu_seconds();
   };
-  corio::run(main(), corio::RunOptions{.backend = backend});
-  p.done();
-  if (server) server->stop();
-  per_op(r);
+  run_clients(c, backend, r, p, cpu, server.get(),
+              [&](int id, const Window& w) { return make(to, id, w, r, p); });
+  if (server) {
+    const std::int64_t calls = server->stop();
+    if (server_syscalls != nullptr) *server_syscalls = calls;
+  }
   return r;
 }
 
 }  // namespace
 
 Result run_echo(const Config& c, const std::string& backend) {
-  Result r = drive(c, backend, ServerKind::echo,
-                   [&](corio::Address to, int id, const Window& w, Result& res, Progress& p) {
-                     return echo_client(c, to, id, w, res, p);
-                   });
+  auto make = [&](corio::Address to, int id, const Window& w, Result& res, Progress& p) {
+    return echo_client(c, to, id, w, res, p);
+  };
+  Result r = drive(c, backend, ServerKind::echo, make);
   if (c.count_syscalls && c.port == 0 && bench::SyscallCounter().available()) {
     // A short run with the server thread counting its own syscalls (counting slows
     // syscalls, so it never overlaps the timed run).
@@ -211,19 +203,8 @@ Result run_echo(const Config& c, const std::string& backend) {
     q.duration = 0.3;
     q.warmup = 0;
     q.quiet = true;
-    Result probe;
-    Progress p(q, backend);
-    ServerThread server(backend, ServerKind::echo, true);
-    const corio::Address to = corio::Address::loopback(corio::AddressFamily::ipv4, server.port());
-    auto main = [&]() -> corio::Coro<void> {
-      Window w(q);
-      std::vector<corio::Coro<void>> all;
-      for (int i = 0; i < q.conns; ++i)
-        all.push_back(echo_client(q, to, i, w, probe, p));
-      co_await corio::gather(std::move(all));
-    };
-    corio::run(main(), corio::RunOptions{.backend = backend});
-    const std::int64_t calls = server.stop();
+    std::int64_t calls = -1;
+    const Result probe = drive(q, backend, ServerKind::echo, make, &calls);
     if (calls >= 0 && probe.ops > 0) {
       r.syscalls_per_op = static_cast<double>(calls) / static_cast<double>(probe.ops);
     }

@@ -1,7 +1,9 @@
 // Small coroutines the coro suites share: a value after a delay, a failure after one.
 #pragma once
 
+#include <random>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "corio/corio.hpp"
@@ -13,6 +15,15 @@ struct Boom : std::runtime_error {
   explicit Boom(int c = 0) : std::runtime_error("boom"), code(c) {}
   int code;
 };
+
+/// `n` pseudo-random bytes from `seed`: data whose every byte a transfer test can check.
+inline std::string pattern(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (char& c : s)
+    c = static_cast<char>(rng());
+  return s;
+}
 
 /// Returns `v` after sleeping `d`.
 template <class T>

@@ -24,16 +24,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::BackendTest;
+using testing::pattern;
 
 class ServerTest : public BackendTest {};
-
-std::string pattern(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (char& c : s)
-    c = static_cast<char>(rng());
-  return s;
-}
 
 std::string encode_size(std::size_t n) {
   std::string h(4, '\0');

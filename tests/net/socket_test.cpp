@@ -188,9 +188,7 @@ TEST_P(SocketTest, APeerResetIsConnectionReset) {
 TEST_P(SocketTest, MultiMegabyteSendAllSurvivesShortWrites) {
   auto main = []() -> Coro<void> {
     auto [a, b] = Socket::pair();
-    std::string big(8 << 20, '\0');
-    for (std::size_t i = 0; i < big.size(); ++i)
-      big[i] = static_cast<char>(i * 131 + 7);
+    const std::string big = testing::pattern(8 << 20, 1);
     Task<std::string> reader = create_task(read_n(b, big.size()));
     co_await a.send_all(big);
     EXPECT_TRUE(co_await reader == big);
@@ -217,9 +215,7 @@ TEST_P(SocketTest, SignalStormsInterruptingTheLoopLoseNoBytes) {
   });
   auto main = []() -> Coro<void> {
     auto [a, b] = Socket::pair();
-    std::string big(4 << 20, '\0');
-    for (std::size_t i = 0; i < big.size(); ++i)
-      big[i] = static_cast<char>(i * 7 + 3);
+    const std::string big = testing::pattern(4 << 20, 1);
     Task<std::string> reader = create_task(read_n(b, big.size()));
     auto slow_writer = [](const Socket& s, const std::string& data) -> Coro<void> {
       for (std::size_t off = 0; off < data.size(); off += 256 << 10) {

@@ -22,6 +22,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::BackendTest;
+using testing::pattern;
 
 class StreamReaderTest : public BackendTest {};
 class StreamWriterTest : public BackendTest {};
@@ -56,14 +57,6 @@ Coro<std::string> read_to_eof(const Socket& s) {
   } catch (const std::system_error&) {
   }
   co_return out;
-}
-
-std::string pattern(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (char& c : s)
-    c = static_cast<char>(rng());
-  return s;
 }
 
 // A connected TCP pair over loopback: {client, accepted}.

@@ -30,37 +30,37 @@ class [[nodiscard]] AcceptAwaiter : public IoAwaiter {
   Socket await_resume() const;
 };
 
-/// connect(): keeps its own copy of the address for the operation's lifetime.
-class [[nodiscard]] ConnectAwaiter : public IoAwaiter {
- public:
-  ConnectAwaiter(native_handle h, const Address& to) noexcept
-      : IoAwaiter(OpCode::connect, h, nullptr, 0, 0, nullptr, "connect"), to_(to) {
+/// An operation on an address (connect, sendto) that keeps its own copy of it for the
+/// operation's lifetime; a move re-points the operation at the new copy.
+class [[nodiscard]] AddressedIo : public IoAwaiter {
+ protected:
+  AddressedIo(OpCode op, native_handle h, const void* buf, std::size_t len, int flags,
+              const Address& to, const char* what) noexcept
+      : IoAwaiter(op, h, const_cast<void*>(buf), len, flags, nullptr, what), to_(to) {
     address = &to_.raw();
   }
-  ConnectAwaiter(ConnectAwaiter&& o) noexcept : IoAwaiter(std::move(o)), to_(o.to_) {
+  AddressedIo(AddressedIo&& o) noexcept : IoAwaiter(std::move(o)), to_(o.to_) {
     address = &to_.raw();
   }
-  void await_resume() const { (void)IoAwaiter::await_resume(); }
 
  private:
   Address to_;
 };
 
-/// sendto(): keeps its own copy of the destination.
-class [[nodiscard]] SendToAwaiter : public IoAwaiter {
+/// connect().
+class [[nodiscard]] ConnectAwaiter : public AddressedIo {
+ public:
+  ConnectAwaiter(native_handle h, const Address& to) noexcept
+      : AddressedIo(OpCode::connect, h, nullptr, 0, 0, to, "connect") {}
+  void await_resume() const { (void)IoAwaiter::await_resume(); }
+};
+
+/// sendto().
+class [[nodiscard]] SendToAwaiter : public AddressedIo {
  public:
   SendToAwaiter(native_handle h, const void* buf, std::size_t len, const Address& to,
                 int flags) noexcept
-      : IoAwaiter(OpCode::sendto, h, const_cast<void*>(buf), len, flags, nullptr, "sendto"),
-        to_(to) {
-    address = &to_.raw();
-  }
-  SendToAwaiter(SendToAwaiter&& o) noexcept : IoAwaiter(std::move(o)), to_(o.to_) {
-    address = &to_.raw();
-  }
-
- private:
-  Address to_;
+      : AddressedIo(OpCode::sendto, h, buf, len, flags, to, "sendto") {}
 };
 
 }  // namespace detail

@@ -100,14 +100,14 @@ class TaskGroup {
   /// After every child finished: throws what the scope ends with, or returns if the
   /// body's own outcome stands.
   void finish(std::exception_ptr body_error, bool body_cancelled);
-  Join join(std::exception_ptr body_error, bool body_cancelled) noexcept;
+  Join join(const std::exception_ptr& body_error) noexcept;
 
   detail::PromiseBase* parent_;
   Child* children_ = nullptr;  // running children, newest first
   std::size_t running_ = 0;
   std::vector<std::exception_ptr> errors_;
   std::coroutine_handle<> joiner_{};  // the scope waiting for the last child
-  detail::WaitPoint* join_point_ = nullptr;
+  Join* join_point_ = nullptr;
   bool joining_ = false;
   bool finished_ = false;
   bool aborting_ = false;
@@ -178,7 +178,7 @@ auto task_group(F body) -> Coro<typename std::invoke_result_t<F&, TaskGroup&>::v
   } catch (...) {
     error = std::current_exception();
   }
-  co_await group.join(error, cancelled);
+  co_await group.join(error);
   group.finish(error, cancelled);
   if constexpr (!std::is_void_v<T>) co_return std::move(*value);
 }
