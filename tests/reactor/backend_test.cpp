@@ -929,7 +929,8 @@ TEST_P(BackendTest, ManyConnectionsWithUnreadBytesAndAFloodingPeerLoseNothing) {
     firsts.push_back(std::make_unique<TestOp>(OpCode::recv, pairs[i].first, &firsts_buf[i], 1));
     ASSERT_FALSE(start(*firsts.back()));  // arms any read-ahead
   }
-  auto [flood_a, flood_b] = socket_pair();
+  const auto [flood_a, flood_peer] = socket_pair();
+  const int flood_b = flood_peer;  // clang 14 lambdas cannot capture a structured binding
   char fc = 0;
   TestOp flood_first(OpCode::recv, flood_a, &fc, 1);
   ASSERT_FALSE(start(flood_first));
