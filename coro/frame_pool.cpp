@@ -53,7 +53,7 @@ Cache::~Cache() {
   for (std::size_t c = 0; c < kClasses; ++c) {
     while (FreeFrame* f = head[c]) {
       head[c] = f->next;
-      ::operator delete(f, (c + 1) * kGranule);
+      ::operator delete(f);
     }
   }
 }
@@ -79,7 +79,7 @@ void* frame_alloc(std::size_t size) {
 void frame_free(void* p, std::size_t size) noexcept {
   const std::size_t c = class_of(size);
   if (!kPool || c >= kClasses) {
-    ::operator delete(p, size);
+    ::operator delete(p);
     return;
   }
   if (t_cache_alive) {
@@ -92,7 +92,7 @@ void frame_free(void* p, std::size_t size) noexcept {
       return;
     }
   }
-  ::operator delete(p, (c + 1) * kGranule);
+  ::operator delete(p);
 }
 
 }  // namespace corio::detail
