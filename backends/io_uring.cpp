@@ -591,10 +591,9 @@ class IoUringBackend final : public Backend {
     return false;
   }
 
-  // The accepted handle `fd` for `op`, with the peer's address if it asked. The new
-  // socket is a stream socket like its listener: noting it saves a getsockopt later.
-  std::intptr_t with_peer(Operation& op, int fd) noexcept {
-    if (HandleState* st = state_for(fd)) st->type = SOCK_STREAM;
+  // The accepted handle `fd` for `op`, with the peer's address if it asked. (No state
+  // is made for it here: a program may hand the new socket to another loop.)
+  static std::intptr_t with_peer(Operation& op, int fd) noexcept {
     if (op.address != nullptr) {
       socklen_t len = sizeof op.address->data;
       if (::getpeername(fd, sockaddr_of(op.address), &len) < 0) len = 0;
