@@ -26,8 +26,9 @@ struct Runtime::Shared {
 
   std::mutex mutex;
   std::vector<Slot> slots;
-  std::exception_ptr error;  // the first failure other than cancellation
-  bool cancelled = false;    // some main ended by CancelledError
+  std::exception_ptr error;   // the first failure other than cancellation
+  bool cancelled = false;     // some main ended by CancelledError
+  bool setup_failed = false;  // a thread or loop could not start: no main runs
   std::size_t unfinished = 0;
   bool running = false;
   bool stop_requested = false;
@@ -86,6 +87,7 @@ void Runtime::run_erased(const MainFactory& make_main) {
     shared_->slots = std::vector<Shared::Slot>(size_);
     shared_->error = nullptr;
     shared_->cancelled = false;
+    shared_->setup_failed = false;
     shared_->unfinished = size_;
   }
   std::vector<std::thread> threads;
@@ -102,6 +104,7 @@ void Runtime::run_erased(const MainFactory& make_main) {
     {
       std::lock_guard lock(shared_->mutex);
       if (!shared_->error) shared_->error = spawn_error;
+      shared_->setup_failed = true;
     }
     started.count_down(static_cast<std::ptrdiff_t>(size_ - threads.size()));
   }
@@ -134,13 +137,17 @@ void Runtime::thread_main(std::size_t i, const MainFactory& make_main, std::latc
   } catch (...) {
     std::lock_guard lock(shared_->mutex);
     if (!shared_->error) shared_->error = std::current_exception();
+    shared_->setup_failed = true;
   }
   // Every loop exists before any main runs, so a main may reach any loop(j) at once.
   started.arrive_and_wait();
   bool go;
   {
+    // Not `error`: a fast loop's main may already have failed, and this loop must still
+    // run its main (to be cancelled) and count itself finished, or the others would
+    // wait for it forever. Setup failures are all known at the latch.
     std::lock_guard lock(shared_->mutex);
-    go = loop != nullptr && !shared_->error;
+    go = loop != nullptr && !shared_->setup_failed;
   }
   if (go) {
     try {
