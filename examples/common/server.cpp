@@ -243,13 +243,15 @@ void add_server_flags(CommandLine& cli, ServerOptions& options) {
 void add_threads_flag(CommandLine& cli, ServerOptions& options) {
   cli.integer("--threads", "N",
               "event loops, one thread each, sharing the port with SO_REUSEPORT (default 1)",
-              options.threads, 1, 1024);
+              options.threads, 1, 1024)
+      .toggle("--pin-cpus", "pin loop thread i to the i-th usable CPU (Linux)", options.pin_cpus);
 }
 
 int run_server(const std::string& program, const ServerOptions& options, Handler handler) {
   corio::RunOptions run_options;
   run_options.backend = options.backend;
   run_options.threads = static_cast<std::size_t>(options.threads);
+  run_options.pin_cpus = options.pin_cpus;
   Group group(run_options.threads);
   std::vector<ServerStats> per_loop;
   try {

@@ -20,11 +20,12 @@ struct ServerOptions {
   std::uint16_t port = 8888;  ///< 0: the OS picks a free port (printed at start)
   double grace = 1.0;         ///< seconds open connections get to finish at shutdown
   std::int64_t threads = 1;   ///< event loops, one thread each, sharing the port
+  bool pin_cpus = false;      ///< loop thread i on the i-th usable CPU (Linux)
 };
 
 /// Adds --backend, --host, --port and --grace, writing into `options`.
 void add_server_flags(CommandLine& cli, ServerOptions& options);
-/// Adds --threads (for servers that use run_server).
+/// Adds --threads and --pin-cpus (for servers that use run_server).
 void add_threads_flag(CommandLine& cli, ServerOptions& options);
 
 /// Counters the handlers add to; printed as the summary when the server stops.
