@@ -20,6 +20,8 @@
 #include <string_view>
 #include <vector>
 
+#include "reactor/posix_fd.hpp"
+
 namespace corio::testing {
 
 /// A server binary started with its stdout on a pipe (stderr is the test's). Killed
@@ -39,7 +41,7 @@ class ServerProcess {
       argv.push_back(a.data());
     argv.push_back(nullptr);
     int out[2];
-    if (::pipe2(out, O_CLOEXEC) != 0) return;
+    if (posix::open_blocking_pipe(out) != 0) return;
     pid_ = ::fork();
     if (pid_ == 0) {
       ::dup2(out[1], STDOUT_FILENO);
