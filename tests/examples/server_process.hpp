@@ -108,6 +108,11 @@ class ServerProcess {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
+  /// Whether cpu_seconds() can work here: it reads /proc, which Linux has and macOS not.
+  [[nodiscard]] static bool cpu_seconds_available() {
+    return std::ifstream("/proc/self/stat").good();
+  }
+
   /// CPU time (user + system) the process has used so far, in seconds.
   [[nodiscard]] double cpu_seconds() const {
     std::ifstream stat("/proc/" + std::to_string(pid_) + "/stat");
