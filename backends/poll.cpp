@@ -4,7 +4,6 @@
 // costs O(waiting fds), not O(highest fd number).
 #include "backends/poll.hpp"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "backends/readiness.hpp"
+#include "reactor/posix_fd.hpp"
 
 namespace corio {
 namespace {
@@ -162,7 +162,7 @@ std::unique_ptr<Backend> open_poll_backend(const BackendOptions& /*options*/, Co
   ec.clear();
   // A pipe rather than an eventfd: the fallback must not depend on Linux extras.
   int fds[2];
-  if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
+  if (posix::open_pipe(fds) < 0) {
     ec.assign(errno, std::system_category());
     return nullptr;
   }

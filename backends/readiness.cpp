@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <climits>
 
+#include "reactor/posix_fd.hpp"
+
 namespace corio::readiness {
 namespace {
 
@@ -86,8 +88,8 @@ std::intptr_t perform(Operation& op) noexcept {
     case OpCode::accept: {
       auto len = static_cast<socklen_t>(sizeof op.address->data);
       const std::intptr_t r = retry([&] {
-        return ::accept4(fd, sockaddr_of(op.address), op.address != nullptr ? &len : nullptr,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        return posix::accept_socket(fd, sockaddr_of(op.address),
+                                    op.address != nullptr ? &len : nullptr);
       });
       if (r >= 0 && op.address != nullptr) {
         op.address->size = std::min<std::uint32_t>(len, sizeof op.address->data);

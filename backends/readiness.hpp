@@ -1,4 +1,4 @@
-// Shared by the readiness backends (epoll, poll, later kqueue): the non-blocking socket
+// Shared by the readiness backends (epoll, kqueue, poll): the non-blocking socket
 // calls that stand in for a completion kernel, and the per-fd wait queues that hold the
 // operations which met EAGAIN until the poller says the fd is ready again.
 #pragma once

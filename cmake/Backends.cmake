@@ -2,6 +2,8 @@
 # The other part is reactor/select.cpp, which picks among the compiled ones at run time.
 # Sets CORIO_BACKEND_SOURCES, CORIO_BACKEND_DEFINITIONS, CORIO_BACKEND_LIBRARIES.
 include(CheckIncludeFileCXX)
+include(CheckCXXSymbolExists)
+include(CheckStructHasMember)
 
 set(CORIO_BACKEND_SOURCES "")
 set(CORIO_BACKEND_DEFINITIONS "")
@@ -20,7 +22,33 @@ if(UNIX)
   list(APPEND CORIO_BACKEND_SOURCES backends/readiness.cpp)
   # The platform's synchronous socket calls and signal delivery (not a backend: every
   # backend on the platform shares them).
-  list(APPEND CORIO_BACKEND_SOURCES reactor/net_posix.cpp reactor/signals_posix.cpp)
+  list(APPEND CORIO_BACKEND_SOURCES reactor/net_posix.cpp reactor/signals_posix.cpp
+       reactor/posix_fd.cpp)
+
+  # Capabilities, not platforms: the code says CORIO_HAVE_ACCEPT4, never __APPLE__.
+  # Linux and FreeBSD make a descriptor non-blocking and close-on-exec in the call that
+  # creates it; macOS has none of these and needs fcntl() after (reactor/posix_fd.cpp).
+  check_cxx_symbol_exists(accept4 sys/socket.h CORIO_HAVE_ACCEPT4)
+  check_cxx_symbol_exists(SOCK_NONBLOCK sys/socket.h CORIO_HAVE_SOCK_NONBLOCK)
+  check_cxx_symbol_exists(pipe2 unistd.h CORIO_HAVE_PIPE2)
+  # BSD: a per-socket "no SIGPIPE" option, set on every socket corio makes, so that even
+  # a write without MSG_NOSIGNAL to a vanished peer gives EPIPE rather than a signal.
+  check_cxx_symbol_exists(SO_NOSIGPIPE sys/socket.h CORIO_HAVE_SO_NOSIGPIPE)
+  # BSD sockaddrs carry their own length, which getsockname() fills in: addresses corio
+  # builds must carry it too, or they compare unequal to the kernel's.
+  check_struct_has_member("struct sockaddr" sa_len sys/socket.h CORIO_HAVE_SA_LEN LANGUAGE CXX)
+  # Abstract Unix socket names (a leading NUL) have no header to test for: unix(7) says
+  # they are a Linux extension.
+  if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
+    set(CORIO_HAVE_ABSTRACT_UNIX_SOCKETS ON)
+  else()
+    set(CORIO_HAVE_ABSTRACT_UNIX_SOCKETS OFF)
+  endif()
+  foreach(capability ACCEPT4 SOCK_NONBLOCK PIPE2 SO_NOSIGPIPE SA_LEN ABSTRACT_UNIX_SOCKETS)
+    if(CORIO_HAVE_${capability})
+      list(APPEND CORIO_BACKEND_DEFINITIONS CORIO_HAVE_${capability}=1)
+    endif()
+  endforeach()
 endif()
 
 if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
@@ -36,6 +64,15 @@ if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
   check_include_file_cxx(sys/epoll.h CORIO_HAVE_SYS_EPOLL_H)
   if(CORIO_HAVE_SYS_EPOLL_H)
     corio_add_backend(epoll backends/epoll.cpp)
+  endif()
+endif()
+
+# macOS, FreeBSD and the other BSDs. Tried before poll by `auto` (reactor/select.cpp).
+# liburing is never looked for here (the block above is Linux only).
+if(APPLE OR CMAKE_SYSTEM_NAME MATCHES "BSD|DragonFly")
+  check_include_file_cxx(sys/event.h CORIO_HAVE_SYS_EVENT_H)
+  if(CORIO_HAVE_SYS_EVENT_H)
+    corio_add_backend(kqueue backends/kqueue.cpp)
   endif()
 endif()
 

@@ -16,6 +16,7 @@
 #include <system_error>
 
 #include "corio/reactor/net.hpp"
+#include "reactor/posix_fd.hpp"
 
 namespace corio {
 namespace {
@@ -53,6 +54,9 @@ int native_type(SocketType t) noexcept {
 
 void set_v4(Address& out, in_addr addr, std::uint16_t port) {
   sockaddr_in sin{};
+#if CORIO_HAVE_SA_LEN
+  sin.sin_len = sizeof sin;
+#endif
   sin.sin_family = AF_INET;
   sin.sin_port = htons(port);
   sin.sin_addr = addr;
@@ -62,6 +66,9 @@ void set_v4(Address& out, in_addr addr, std::uint16_t port) {
 
 void set_v6(Address& out, const in6_addr& addr, std::uint16_t port, std::uint32_t scope) {
   sockaddr_in6 sin6{};
+#if CORIO_HAVE_SA_LEN
+  sin6.sin6_len = sizeof sin6;
+#endif
   sin6.sin6_family = AF_INET6;
   sin6.sin6_port = htons(port);
   sin6.sin6_addr = addr;
@@ -164,12 +171,22 @@ Address Address::local(std::string_view path) {
   sun.sun_family = AF_UNIX;
   std::memcpy(sun.sun_path, path.data(), path.size());
   const bool abstract = path.front() == '@';
+#if !CORIO_HAVE_ABSTRACT_UNIX_SOCKETS
+  // Elsewhere a leading NUL is no namespace, just a path bind() refuses with a puzzling
+  // error: say what is wrong instead.
+  if (abstract) {
+    throw std::invalid_argument("corio: abstract Unix socket names ('@...') are Linux-only");
+  }
+#endif
   if (abstract) sun.sun_path[0] = '\0';
+  // An abstract name is exactly its bytes; a path is NUL-terminated.
+  const std::size_t size = offsetof(sockaddr_un, sun_path) + path.size() + (abstract ? 0 : 1);
+#if CORIO_HAVE_SA_LEN
+  sun.sun_len = static_cast<std::uint8_t>(size);  // as getsockname() reports it, for ==
+#endif
   Address a;
   std::memcpy(a.raw_.data, &sun, sizeof sun);
-  // An abstract name is exactly its bytes; a path is NUL-terminated.
-  a.raw_.size = static_cast<std::uint32_t>(offsetof(sockaddr_un, sun_path) + path.size() +
-                                           (abstract ? 0 : 1));
+  a.raw_.size = static_cast<std::uint32_t>(size);
   return a;
 }
 
@@ -251,14 +268,14 @@ bool operator==(const Address& a, const Address& b) noexcept {
 namespace net {
 
 native_handle open_socket(AddressFamily family, SocketType type) {
-  int fd = ::socket(native_family(family), native_type(type) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int fd = posix::open_socket(native_family(family), native_type(type), 0);
   if (fd < 0) throw_errno("socket");
   return fd;
 }
 
 std::pair<native_handle, native_handle> socket_pair(SocketType type) {
   int fd[2];
-  if (::socketpair(AF_UNIX, native_type(type) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fd) != 0) {
+  if (posix::socket_pair(AF_UNIX, native_type(type), fd) != 0) {
     throw_errno("socketpair");
   }
   return {fd[0], fd[1]};

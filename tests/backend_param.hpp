@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <string>
@@ -48,6 +49,13 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
     co_await wait_for(std::move(main), std::chrono::hours(24));
   }
 };
+
+/// A Unix socket name unique to this process and `stem`: abstract ("@...") where the OS
+/// has abstract names (Linux), else a path in /tmp.
+inline std::string unix_socket_name(const std::string& stem) {
+  std::string name = CORIO_TEST_ABSTRACT_UNIX_SOCKETS ? "@" : "/tmp/";
+  return name.append(stem).append(1, '-').append(std::to_string(::getpid()));
+}
 
 inline std::string backend_test_name(const ::testing::TestParamInfo<std::string>& info) {
   return info.param;

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <system_error>
 
+#include "decimal.hpp"
+
 namespace examples {
 namespace {
 
@@ -68,7 +70,7 @@ CommandLine& CommandLine::port(std::string name, std::string help, std::uint16_t
 CommandLine& CommandLine::seconds(std::string name, std::string help, double& out) {
   std::string flag = name;
   flags_.push_back(Flag{std::move(name), "S", std::move(help), [&out, flag](std::string_view v) {
-                          std::optional<double> x = parse_number<double>(v);
+                          std::optional<double> x = parse_decimal(v);
                           if (!x || !std::isfinite(*x) || *x < 0) {
                             return flag + " wants a number of seconds >= 0, not " + quoted(v);
                           }

@@ -1,10 +1,10 @@
 #include "options.hpp"
 
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <string_view>
-#include <system_error>
+
+#include "decimal.hpp"
 
 namespace tutorial {
 namespace {
@@ -25,11 +25,8 @@ ParseResult misuse(std::string_view why) {
 }
 
 std::optional<double> parse_scale(std::string_view text) {
-  double x = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), x);
-  if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(x) || x <= 0) {
-    return std::nullopt;
-  }
+  const std::optional<double> x = examples::parse_decimal(text);
+  if (!x || !std::isfinite(*x) || *x <= 0) return std::nullopt;
   return x;
 }
 

@@ -16,6 +16,7 @@
 
 #include "backend_param.hpp"
 #include "corio/corio.hpp"
+#include "reactor/posix_fd.hpp"
 
 namespace corio {
 namespace {
@@ -30,7 +31,7 @@ class IoTest : public BackendTest {};
 struct SocketPair {
   int fd[2] = {-1, -1};
   SocketPair() {
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fd) != 0) {
+    if (posix::socket_pair(AF_UNIX, SOCK_STREAM, fd) != 0) {
       throw std::system_error(errno, std::system_category(), "socketpair");
     }
   }
@@ -205,7 +206,7 @@ SocketAddress loopback_v4(std::uint16_t port) {
 }
 
 int bound_socket(int type, std::uint16_t& port) {
-  int fd = ::socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = posix::open_socket(AF_INET, type, 0);
   SocketAddress a = loopback_v4(0);
   if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(a.data), a.size) != 0) {
     throw std::system_error(errno, std::system_category(), "bind");
@@ -227,7 +228,7 @@ TEST_P(IoTest, AcceptAndConnectOverLoopbackTcp) {
     std::uint16_t port = 0;
     int listener = bound_socket(SOCK_STREAM, port);
     ::listen(listener, 16);
-    int client = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int client = posix::open_socket(AF_INET, SOCK_STREAM, 0);
     SocketAddress to = loopback_v4(port);
     SocketAddress peer;
     auto [server_fd, connected] =
@@ -249,7 +250,7 @@ TEST_P(IoTest, ConnectToAClosedPortRaisesConnectionRefused) {
   auto main = []() -> Coro<void> {
     std::uint16_t port = 0;
     int probe = bound_socket(SOCK_STREAM, port);  // bound, never listening
-    int client = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int client = posix::open_socket(AF_INET, SOCK_STREAM, 0);
     SocketAddress to = loopback_v4(port);
     try {
       co_await io::connect(client, to);

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "backend_param.hpp"
 #include "corio/corio.hpp"
@@ -99,10 +100,17 @@ TEST(BackendSelectionTest, AutoPicksTheFirstBackendThatOpens) {
   EXPECT_EQ(corio::run(backend_in_use(), RunOptions{.backend = "auto"}), available.front());
 }
 
-TEST(BackendSelectionTest, EpollAndPollAreBuiltOnLinux) {
+// CORIO_REQUIRED_BACKENDS comes from tests/CMakeLists.txt: the platform's native poller
+// and poll ("epoll,poll" on Linux, "kqueue,poll" on macOS and the BSDs).
+TEST(BackendSelectionTest, ThePlatformsNativePollerAndPollAreBuilt) {
   const auto& names = backend_names();
-  EXPECT_NE(std::find(names.begin(), names.end(), "epoll"), names.end());
-  EXPECT_NE(std::find(names.begin(), names.end(), "poll"), names.end());
+  std::string_view required = CORIO_REQUIRED_BACKENDS;
+  while (!required.empty()) {
+    const std::size_t comma = std::min(required.find(','), required.size());
+    const std::string_view name = required.substr(0, comma);
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+    required.remove_prefix(std::min(comma + 1, required.size()));
+  }
 }
 
 TEST(BackendSelectionTest, NoLoopMeansNoCurrentBackend) {

@@ -20,6 +20,8 @@
 #include <string_view>
 #include <vector>
 
+#include "reactor/posix_fd.hpp"
+
 namespace corio::testing {
 
 /// A server binary started with its stdout on a pipe (stderr is the test's). Killed
@@ -39,7 +41,7 @@ class ServerProcess {
       argv.push_back(a.data());
     argv.push_back(nullptr);
     int out[2];
-    if (::pipe2(out, O_CLOEXEC) != 0) return;
+    if (posix::open_blocking_pipe(out) != 0) return;
     pid_ = ::fork();
     if (pid_ == 0) {
       ::dup2(out[1], STDOUT_FILENO);
@@ -104,6 +106,11 @@ class ServerProcess {
     ::waitpid(pid_, &status, 0);
     exited_ = true;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  /// Whether cpu_seconds() can work here: it reads /proc, which Linux has and macOS not.
+  [[nodiscard]] static bool cpu_seconds_available() {
+    return std::ifstream("/proc/self/stat").good();
   }
 
   /// CPU time (user + system) the process has used so far, in seconds.

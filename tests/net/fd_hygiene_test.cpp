@@ -21,7 +21,9 @@ using testing::BackendTest;
 
 std::set<int> open_fds() {
   std::set<int> fds;
-  DIR* d = ::opendir("/proc/self/fd");
+  // /dev/fd lists the process's descriptors on Linux (a link to /proc/self/fd), macOS and
+  // FreeBSD (with fdescfs mounted) alike.
+  DIR* d = ::opendir("/dev/fd");
   if (d == nullptr) return fds;
   const int own = ::dirfd(d);
   while (dirent* e = ::readdir(d)) {

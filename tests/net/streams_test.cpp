@@ -617,7 +617,7 @@ TEST_P(StreamWriterTest, OpenConnectionByNameAndOverUnixSockets) {
     co_await s2.send_all("unix\n");
     EXPECT_EQ(co_await r2.readline(), "unix\n");
   };
-  run(main("@corio-streams-" + std::to_string(::getpid()) + "-" + GetParam()));
+  run(main(testing::unix_socket_name("corio-streams-" + GetParam())));
 }
 
 CORIO_INSTANTIATE_BACKEND_SUITE(StreamReaderTest);

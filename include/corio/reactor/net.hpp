@@ -38,7 +38,7 @@ class Address {
   /// The loopback address of `family` (127.0.0.1 or ::1).
   static Address loopback(AddressFamily family, std::uint16_t port);
   /// A Unix domain socket path; a leading '@' names an abstract socket (Linux).
-  /// std::invalid_argument if the path is too long.
+  /// std::invalid_argument if the path is too long, or abstract where the OS has none.
   static Address local(std::string_view path);
 
   [[nodiscard]] AddressFamily family() const noexcept;

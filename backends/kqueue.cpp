@@ -1,0 +1,241 @@
+// kqueue backend, epoll's scheme in kqueue's terms. Each fd gets EVFILT_READ and
+// EVFILT_WRITE with EV_CLEAR (edge-triggered) the first time an operation on it has to
+// wait, and keeps them until it is closed. Registrations are not separate syscalls: they
+// are queued as changes and handed to the kevent() call that waits, so a loop turn costs
+// one kevent() however many fds started waiting. Readiness is cached per fd exactly as in
+// epoll.cpp (a short stream read or short send marks the side drained/full).
+//
+// Compiled and linked for macOS with zig's SDK headers; see docs/backends.md for where it
+// has actually run.
+#include "backends/kqueue.hpp"
+
+#include <fcntl.h>
+#include <sys/event.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <new>
+#include <vector>
+
+#include "backends/readiness.hpp"
+
+namespace corio {
+namespace {
+
+using readiness::FdState;
+using readiness::Side;
+
+constexpr std::size_t min_events = 256;
+constexpr uintptr_t wake_ident = 0;  // EVFILT_USER idents are ours alone: any number works
+constexpr int read_side = static_cast<int>(Side::read);
+constexpr int write_side = static_cast<int>(Side::write);
+
+class KqueueBackend final : public Backend {
+ public:
+  KqueueBackend(int kq, CompletionQueue& sink) : kq_(kq), sink_(sink), events_(min_events) {
+    changes_.reserve(min_events);
+  }
+  ~KqueueBackend() override { ::close(kq_); }
+  KqueueBackend(const KqueueBackend&) = delete;
+  KqueueBackend& operator=(const KqueueBackend&) = delete;
+
+  [[nodiscard]] std::string_view name() const noexcept override { return "kqueue"; }
+  [[nodiscard]] Capability capabilities() const noexcept override {
+    return Capability::edge_triggered;
+  }
+
+  bool submit(Operation& op) noexcept override {
+    FdState* state = readiness::start_submit(table_, op);
+    if (state == nullptr) return true;
+    const Side side = readiness::side_of(op.code);
+    const int s = static_cast<int>(side);
+    readiness::OpQueue& queue = state->queue(side);
+    // Waiting operations go first (FIFO); otherwise try at once unless the cache already
+    // knows the answer is EAGAIN.
+    if (queue.empty() && state->ready[s]) {
+      const std::intptr_t r = readiness::perform(op);
+      if (r != -EAGAIN) {
+        if (readiness::exhausted(*state, op, r)) state->ready[s] = false;
+        return readiness::finish(op, r);
+      }
+      state->ready[s] = false;
+    }
+    if (!state->registered) {
+      // Adding a filter evaluates it at once (kqueue(2): the knote is activated if the
+      // condition already holds), so readiness that arrived between the EAGAIN above and
+      // the kevent() that applies this change is reported, not lost.
+      const auto fd = static_cast<uintptr_t>(op.handle);
+      try {
+        changes_.emplace_back();
+        EV_SET(&changes_.back(), fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, nullptr);
+        changes_.emplace_back();
+        EV_SET(&changes_.back(), fd, EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0, nullptr);
+      } catch (...) {
+        drop_changes(op.handle);
+        return readiness::finish(op, -ENOMEM);
+      }
+      state->registered = true;
+    }
+    queue.push_back(op);
+    return false;
+  }
+
+  void cancel(Operation& op) noexcept override { readiness::cancel(table_, op, sink_); }
+
+  // Applied filters are left to close(): kqueue(2) removes every knote of a descriptor
+  // when it is closed, and the contract says release() comes just before the close. An
+  // EV_DELETE here would cost a syscall, or, batched, would reach the kernel after the
+  // close and come back as an EBADF error event every time. Changes not yet applied are
+  // dropped, so a reused fd number is never registered on behalf of the old one. If the
+  // fd is kept open after all, its stale events find an empty FdState and do nothing,
+  // and registering it again is a harmless EV_ADD over the existing filters.
+  void release(native_handle handle) noexcept override {
+    FdState* state = table_.find(handle);
+    if (state == nullptr) return;
+    if (state->registered) drop_changes(handle);
+    table_.reset(handle);
+  }
+
+  int wait(std::chrono::nanoseconds timeout) noexcept override {
+    // Room for an error event per change: kevent(2) reports a failed change in the
+    // event list when there is room, and otherwise fails the whole call.
+    if (events_.size() < changes_.size()) {
+      try {
+        events_.resize(changes_.size());
+      } catch (...) {
+        return -ENOMEM;
+      }
+    }
+    timespec ts{};
+    const timespec* tsp = nullptr;
+    if (timeout >= std::chrono::nanoseconds::zero()) {
+      ts.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
+      ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
+      tsp = &ts;
+    }
+    const int n = ::kevent(kq_, changes_.data(), static_cast<int>(changes_.size()), events_.data(),
+                           static_cast<int>(events_.size()), tsp);
+    if (n < 0) {
+      // On EINTR the changes may or may not have been applied (FreeBSD's kqueue(2) says
+      // they were; macOS does not say): keep them, since EV_ADD over an existing filter
+      // is harmless. Any other failure is returned with the batch discarded.
+      if (errno == EINTR) return -EINTR;
+      const int err = errno;
+      changes_.clear();
+      return -err;
+    }
+    changes_.clear();
+    int pushed = 0;
+    for (int i = 0; i < n; ++i) {
+      const struct kevent& ev = events_[static_cast<std::size_t>(i)];
+      if (ev.filter == EVFILT_USER) {
+        // EV_CLEAR on the user event resets it as it is reported; clear the flag after,
+        // as PollBackend::drain_wake explains.
+        woken_.store(false, std::memory_order_release);
+        continue;
+      }
+      FdState* state = table_.find(static_cast<native_handle>(ev.ident));
+      if (state == nullptr) continue;
+      const Side side = ev.filter == EVFILT_READ ? Side::read : Side::write;
+      const int s = static_cast<int>(side);
+      if ((ev.flags & EV_ERROR) != 0) {
+        // A change failed (the fd was not valid, or has no such filter): the operations
+        // waiting on that side would never hear, so end them with the error, and let the
+        // next one that must wait try registering again.
+        if (ev.data != 0) pushed += fail_queue(*state, side, -static_cast<int>(ev.data));
+        state->registered = false;
+        continue;
+      }
+      // EV_EOF: the peer shut that direction down (or the socket failed, with the error
+      // in fflags). No further edge comes, so a short read must no longer mark the side
+      // drained (hup is sticky until release).
+      if ((ev.flags & EV_EOF) != 0) {
+        state->hup[s] = true;
+        if (ev.fflags != 0) {
+          state->hup[read_side] = true;
+          state->hup[write_side] = true;
+        }
+      }
+      state->ready[s] = true;
+      pushed += readiness::run_queue(*state, side, sink_, true);
+    }
+    return pushed;
+  }
+
+  void wake() noexcept override {
+    // One trigger per wait is enough however many threads wake us.
+    if (woken_.exchange(true, std::memory_order_acq_rel)) return;
+    struct kevent ev {};
+    EV_SET(&ev, wake_ident, EVFILT_USER, 0, NOTE_TRIGGER, 0, nullptr);
+    while (::kevent(kq_, &ev, 1, nullptr, 0, nullptr) < 0 && errno == EINTR) {
+    }
+  }
+
+ private:
+  // Ends every operation queued on `side` of `state` with `error`.
+  int fail_queue(FdState& state, Side side, std::intptr_t error) noexcept {
+    readiness::OpQueue& queue = state.queue(side);
+    int pushed = 0;
+    while (Operation* op = queue.front()) {
+      queue.remove(*op);
+      op->result = error;
+      sink_.push(*op);
+      ++pushed;
+    }
+    return pushed;
+  }
+
+  // Removes the not yet applied changes for `handle` (a short list: one loop turn's).
+  void drop_changes(native_handle handle) noexcept {
+    const auto ident = static_cast<uintptr_t>(handle);
+    changes_.erase(std::remove_if(changes_.begin(), changes_.end(),
+                                  [ident](const struct kevent& c) { return c.ident == ident; }),
+                   changes_.end());
+  }
+
+  int kq_;
+  CompletionQueue& sink_;
+  readiness::FdTable table_;
+  std::vector<struct kevent> changes_;  // applied by the next wait's kevent()
+  std::vector<struct kevent> events_;
+  std::atomic<bool> woken_{false};
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> open_kqueue_backend(const BackendOptions& /*options*/,
+                                             CompletionQueue& sink, std::error_code& ec) {
+  ec.clear();
+  const int kq = ::kqueue();
+  if (kq < 0) {
+    ec.assign(errno, std::system_category());
+    return nullptr;
+  }
+  // A kqueue is not inherited across fork(), but it is across exec() without one.
+  if (::fcntl(kq, F_SETFD, FD_CLOEXEC) < 0) {
+    ec.assign(errno, std::system_category());
+    ::close(kq);
+    return nullptr;
+  }
+  struct kevent ev {};
+  EV_SET(&ev, wake_ident, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, nullptr);
+  if (::kevent(kq, &ev, 1, nullptr, 0, nullptr) < 0) {
+    ec.assign(errno, std::system_category());
+    ::close(kq);
+    return nullptr;
+  }
+  std::unique_ptr<Backend> backend;
+  try {
+    backend = std::make_unique<KqueueBackend>(kq, sink);
+  } catch (...) {
+    ec = std::make_error_code(std::errc::not_enough_memory);
+    ::close(kq);
+  }
+  return backend;
+}
+
+}  // namespace corio
