@@ -81,6 +81,8 @@ SocketAddress local_address(int fd) {
   return a;
 }
 
+void send_all(int fd, std::string_view data);
+
 SocketAddress peer_address(int fd) {
   SocketAddress a;
   socklen_t len = sizeof a.data;
@@ -218,6 +220,19 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
       out.append(buf.data(), static_cast<std::size_t>(op.result));
     }
     return out;
+  }
+
+  /// Receives the first `n` bytes of `data` sent from `b` to `a`, then turns the loop:
+  /// a read-ahead backend now holds the rest and is armed for more.
+  std::string prime_read_ahead(int a, int b, std::string_view data, std::size_t n = 1) {
+    std::string first(n, '\0');
+    TestOp op(OpCode::recv, a, first.data(), n);
+    EXPECT_FALSE(start(op));
+    send_all(b, data);
+    EXPECT_TRUE(run_until_complete(op));
+    EXPECT_EQ(op.result, static_cast<std::intptr_t>(n));
+    spin();
+    return first;
   }
 
   /// Loop turns that never block: enough to deliver anything already pending.
@@ -862,12 +877,7 @@ TEST_P(BackendTest, BytesArrivingWhileNobodyReadsComeOutInOrderInSmallPieces) {
 TEST_P(BackendTest, PeekSeesBytesWithoutConsumingThem) {
   auto [a, b] = socket_pair();
   char buf[16] = {};
-  TestOp first(OpCode::recv, a, buf, 2);
-  EXPECT_FALSE(start(first));
-  send_all(b, "hello");
-  ASSERT_TRUE(run_until_complete(first));
-  ASSERT_EQ(first.result, 2);
-  spin();
+  ASSERT_EQ(prime_read_ahead(a, b, "hello", 2), "he");
   TestOp peek(OpCode::recv, a, buf, sizeof buf);
   peek.flags = MSG_PEEK;
   ASSERT_TRUE(finish(peek));
@@ -877,12 +887,7 @@ TEST_P(BackendTest, PeekSeesBytesWithoutConsumingThem) {
 
 TEST_P(BackendTest, ReadableCompletesWhenBytesAlreadyArrived) {
   auto [a, b] = socket_pair();
-  char c = 0;
-  TestOp first(OpCode::recv, a, &c, 1);
-  EXPECT_FALSE(start(first));
-  send_all(b, "xy");
-  ASSERT_TRUE(run_until_complete(first));
-  spin();
+  ASSERT_EQ(prime_read_ahead(a, b, "xy"), "x");
   TestOp readable(OpCode::readable, a);
   ASSERT_TRUE(finish(readable));
   EXPECT_EQ(readable.result, 0);
@@ -972,12 +977,8 @@ TEST_P(BackendTest, ManyConnectionsWithUnreadBytesAndAFloodingPeerLoseNothing) {
 
 TEST_P(BackendTest, ReleasingAHandleWithPendingReadAheadReallyClosesIt) {
   auto [a, b] = socket_pair();
+  ASSERT_EQ(prime_read_ahead(a, b, "ab"), "a");  // "b" may now be held by the backend
   char c = 0;
-  TestOp first(OpCode::recv, a, &c, 1);
-  EXPECT_FALSE(start(first));
-  send_all(b, "ab");
-  ASSERT_TRUE(run_until_complete(first));
-  spin();  // a read-ahead backend now holds "b" and is armed for more
   close_fd(a);
   spin();
   pollfd p{b, POLLIN, 0};
