@@ -20,6 +20,8 @@
 #include <new>
 #include <vector>
 
+#include "corio/reactor/faults.hpp"
+
 namespace corio {
 namespace {
 
@@ -100,11 +102,11 @@ class IoUringBackend final : public Backend {
         io_uring_prep_connect(sqe, fd, sockaddr_of(op.address), op.address->size);
         break;
       case OpCode::recv:
-        io_uring_prep_recv(sqe, fd, op.buffer, op.length, op.flags);
+        io_uring_prep_recv(sqe, fd, op.buffer, faults::io_length(op), op.flags);
         break;
       case OpCode::send:
         // MSG_NOSIGNAL: a peer that went away must give EPIPE, not kill the process.
-        io_uring_prep_send(sqe, fd, op.buffer, op.length, op.flags | MSG_NOSIGNAL);
+        io_uring_prep_send(sqe, fd, op.buffer, faults::io_length(op), op.flags | MSG_NOSIGNAL);
         break;
       case OpCode::recvfrom: {
         MsgSlot& s = take_slot(op);

@@ -20,7 +20,8 @@ if(UNIX)
   list(APPEND CORIO_BACKEND_SOURCES backends/readiness.cpp)
   # The platform's synchronous socket calls and signal delivery (not a backend: every
   # backend on the platform shares them).
-  list(APPEND CORIO_BACKEND_SOURCES reactor/net_posix.cpp reactor/signals_posix.cpp)
+  list(APPEND CORIO_BACKEND_SOURCES reactor/net_posix.cpp reactor/signals_posix.cpp
+       reactor/faults_posix.cpp)
 endif()
 
 if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
