@@ -17,6 +17,7 @@
 #include <new>
 
 #include "backends/readiness.hpp"
+#include "corio/reactor/faults.hpp"
 
 namespace corio {
 namespace {
@@ -56,7 +57,11 @@ class EpollBackend final : public Backend {
     // Waiting operations go first (FIFO); otherwise try at once unless the cache already
     // knows the answer is EAGAIN.
     if (queue.empty() && state->ready[s]) {
-      const std::intptr_t r = readiness::perform(op);
+      // A spurious EAGAIN is injected only before the fd is registered: registering
+      // reports its state as an edge, so nothing is lost (after that, an edge-triggered
+      // poller takes EAGAIN at its word, as the kernel guarantees it).
+      const bool spurious = !state->registered && readiness::spurious_eagain(op);
+      const std::intptr_t r = spurious ? -EAGAIN : readiness::perform(op);
       if (r != -EAGAIN) {
         if (readiness::exhausted(*state, op, r)) state->ready[s] = false;
         return readiness::finish(op, r);
@@ -92,6 +97,7 @@ class EpollBackend final : public Backend {
   }
 
   int wait(std::chrono::nanoseconds timeout) noexcept override {
+    if (faults::hit(faults::Kind::eintr, -1)) return -EINTR;
     const int n = epoll_wait_ns(timeout);
     if (n < 0) return -errno;
     int pushed = 0;

@@ -30,6 +30,8 @@
 #include <utility>
 #include <vector>
 
+#include "corio/reactor/faults.hpp"
+
 namespace corio {
 namespace {
 
@@ -172,6 +174,12 @@ class IoUringBackend final : public Backend {
 
   bool submit(Operation& op) noexcept override {
     op.backend_state = kInRing;
+    if (faults::active()) {
+      if (const std::intptr_t injected = injected_failure(op)) {
+        op.result = injected;
+        return true;
+      }
+    }
     switch (op.code) {
       case OpCode::recv:
       case OpCode::readable:
@@ -254,6 +262,19 @@ class IoUringBackend final : public Backend {
   }
 
  private:
+  // A test's injected ECONNRESET or accept failure (corio/reactor/faults.hpp), or 0.
+  static std::intptr_t injected_failure(const Operation& op) noexcept {
+    switch (op.code) {
+      case OpCode::accept:
+        return faults::accept_failure(op.handle);
+      case OpCode::recv:
+      case OpCode::send:
+        return faults::hit(faults::Kind::econnreset, op.handle) ? -ECONNRESET : 0;
+      default:
+        return 0;
+    }
+  }
+
   // ---- single-shot operations: one SQE each ----
 
   bool submit_single(Operation& op) noexcept {
@@ -278,11 +299,11 @@ class IoUringBackend final : public Backend {
         io_uring_prep_connect(sqe, fd, sockaddr_of(op.address), op.address->size);
         break;
       case OpCode::recv:
-        io_uring_prep_recv(sqe, fd, op.buffer, op.length, op.flags);
+        io_uring_prep_recv(sqe, fd, op.buffer, faults::io_length(op), op.flags);
         break;
       case OpCode::send:
         // MSG_NOSIGNAL: a peer that went away must give EPIPE, not kill the process.
-        io_uring_prep_send(sqe, fd, op.buffer, op.length, op.flags | MSG_NOSIGNAL);
+        io_uring_prep_send(sqe, fd, op.buffer, faults::io_length(op), op.flags | MSG_NOSIGNAL);
         break;
       case OpCode::recvfrom: {
         MsgSlot& s = take_slot(op);
@@ -482,8 +503,9 @@ class IoUringBackend final : public Backend {
     std::size_t n = 0;
     std::uint16_t b = st.head;
     std::uint32_t off = st.head_offset;
-    while (n < op.length && b != kNoBuf) {
-      const std::size_t take = std::min<std::size_t>(op.length - n, buf_len_[b] - off);
+    const std::size_t want = faults::io_length(op);
+    while (n < want && b != kNoBuf) {
+      const std::size_t take = std::min<std::size_t>(want - n, buf_len_[b] - off);
       std::memcpy(out + n, buffer(b) + off, take);
       n += take;
       off += static_cast<std::uint32_t>(take);

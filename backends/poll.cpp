@@ -15,6 +15,7 @@
 
 #include "backends/readiness.hpp"
 #include "reactor/posix_fd.hpp"
+#include "corio/reactor/faults.hpp"
 
 namespace corio {
 namespace {
@@ -46,7 +47,7 @@ class PollBackend final : public Backend {
     readiness::OpQueue& queue = state->queue(readiness::side_of(op.code));
     // Waiting operations go first (FIFO); otherwise try at once.
     if (queue.empty()) {
-      const std::intptr_t r = readiness::perform(op);
+      const std::intptr_t r = readiness::spurious_eagain(op) ? -EAGAIN : readiness::perform(op);
       if (r != -EAGAIN) return readiness::finish(op, r);
     }
     if (state->slot == FdState::no_slot) {
@@ -71,6 +72,7 @@ class PollBackend final : public Backend {
   }
 
   int wait(std::chrono::nanoseconds timeout) noexcept override {
+    if (faults::hit(faults::Kind::eintr, -1)) return -EINTR;
     pollfds_.clear();  // keeps its capacity: no allocation in steady state
     try {
       pollfds_.push_back(pollfd{wake_read_, POLLIN, 0});

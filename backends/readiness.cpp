@@ -8,12 +8,16 @@
 #include <climits>
 
 #include "reactor/posix_fd.hpp"
+#include "corio/reactor/faults.hpp"
 
 namespace corio::readiness {
 namespace {
 
 // Connect's phases, kept in Operation::backend_state.
 enum ConnectPhase : std::uint8_t { connect_start = 0, connect_in_progress = 1 };
+// A recv/send that asked the kernel for less than op.length (an injected short
+// read/write): its result proves nothing about the socket being drained or full.
+constexpr std::uint8_t asked_less = 2;
 
 int fd_of(const Operation& op) noexcept {
   return static_cast<int>(op.handle);
@@ -22,8 +26,10 @@ int fd_of(const Operation& op) noexcept {
 // Calls `call` until it is not interrupted by a signal, and folds the result into
 // ">= 0 or -errno" with EWOULDBLOCK spelled as EAGAIN (they differ on some systems).
 template <class Call>
-std::intptr_t retry(Call call) noexcept {
+std::intptr_t retry(const Operation& op, Call call) noexcept {
   for (;;) {
+    // An injected EINTR stands for a signal that arrived before the call did anything.
+    if (faults::hit(faults::Kind::eintr, op.handle)) continue;
     const auto r = call();
     if (r >= 0) return static_cast<std::intptr_t>(r);
     if (errno == EINTR) continue;
@@ -67,7 +73,7 @@ std::intptr_t perform_connect(Operation& op) noexcept {
 // blocking; POLLNVAL means the fd was closed under us.
 std::intptr_t poll_once(const Operation& op, short events) noexcept {
   pollfd p{fd_of(op), events, 0};
-  const std::intptr_t r = retry([&] { return ::poll(&p, 1, 0); });
+  const std::intptr_t r = retry(op, [&] { return ::poll(&p, 1, 0); });
   if (r < 0) return r;
   if (r == 0) return -EAGAIN;
   return (p.revents & POLLNVAL) != 0 ? -EBADF : 0;
@@ -86,8 +92,9 @@ std::intptr_t perform(Operation& op) noexcept {
   const int fd = fd_of(op);
   switch (op.code) {
     case OpCode::accept: {
+      if (const int injected = faults::accept_failure(op.handle)) return injected;
       auto len = static_cast<socklen_t>(sizeof op.address->data);
-      const std::intptr_t r = retry([&] {
+      const std::intptr_t r = retry(op, [&] {
         return posix::accept_socket(fd, sockaddr_of(op.address),
                                     op.address != nullptr ? &len : nullptr);
       });
@@ -98,14 +105,22 @@ std::intptr_t perform(Operation& op) noexcept {
     }
     case OpCode::connect:
       return perform_connect(op);
-    case OpCode::recv:
-      return retry([&] { return ::recv(fd, op.buffer, op.length, op.flags); });
-    case OpCode::send:
+    case OpCode::recv: {
+      if (faults::hit(faults::Kind::econnreset, op.handle)) return -ECONNRESET;
+      const std::size_t len = faults::io_length(op);
+      op.backend_state = len < op.length ? asked_less : 0;
+      return retry(op, [&] { return ::recv(fd, op.buffer, len, op.flags); });
+    }
+    case OpCode::send: {
+      if (faults::hit(faults::Kind::econnreset, op.handle)) return -ECONNRESET;
+      const std::size_t len = faults::io_length(op);
+      op.backend_state = len < op.length ? asked_less : 0;
       // MSG_NOSIGNAL: a peer that went away must give EPIPE, not kill the process.
-      return retry([&] { return ::send(fd, op.buffer, op.length, op.flags | MSG_NOSIGNAL); });
+      return retry(op, [&] { return ::send(fd, op.buffer, len, op.flags | MSG_NOSIGNAL); });
+    }
     case OpCode::recvfrom: {
       auto len = static_cast<socklen_t>(sizeof op.address->data);
-      const std::intptr_t r = retry([&] {
+      const std::intptr_t r = retry(op, [&] {
         return ::recvfrom(fd, op.buffer, op.length, op.flags, sockaddr_of(op.address),
                           op.address != nullptr ? &len : nullptr);
       });
@@ -115,7 +130,7 @@ std::intptr_t perform(Operation& op) noexcept {
       return r;
     }
     case OpCode::sendto:
-      return retry([&] {
+      return retry(op, [&] {
         return ::sendto(fd, op.buffer, op.length, op.flags | MSG_NOSIGNAL, sockaddr_of(op.address),
                         op.address != nullptr ? op.address->size : 0);
       });
@@ -178,8 +193,15 @@ void FdTable::reset(native_handle fd) noexcept {
   if (FdState* state = find(fd)) *state = FdState{};
 }
 
+bool spurious_eagain(const Operation& op) noexcept {
+  // Not for connect: its first call must really happen, or the wait for writability
+  // would watch an unconnected socket.
+  return op.code != OpCode::connect && faults::hit(faults::Kind::eagain, op.handle);
+}
+
 bool exhausted(FdState& state, const Operation& op, std::intptr_t result) noexcept {
   if (result <= 0 || static_cast<std::size_t>(result) >= op.length) return false;
+  if (op.backend_state == asked_less) return false;
   switch (op.code) {
     case OpCode::recv:
       // A peeked short read leaves the data in place; after EOF no edge will follow.
@@ -198,7 +220,9 @@ int run_queue(FdState& state, Side side, CompletionQueue& sink, bool track_readi
   OpQueue& queue = state.queue(side);
   int pushed = 0;
   while (Operation* op = queue.front()) {
-    const std::intptr_t r = perform(*op);
+    // Spurious EAGAIN only where readiness is level-triggered: the poller reports the
+    // fd again at once. An edge-triggered backend trusts EAGAIN as the kernel's word.
+    const std::intptr_t r = (!track_readiness && spurious_eagain(*op)) ? -EAGAIN : perform(*op);
     if (r == -EAGAIN) {
       if (track_readiness) state.ready[static_cast<int>(side)] = false;
       break;

@@ -116,6 +116,10 @@ inline bool finish(Operation& op, std::intptr_t result) noexcept {
 /// right here, with its result set (-EBADF, -ENOMEM).
 FdState* start_submit(FdTable& table, Operation& op) noexcept;
 
+/// Fault injection (corio/reactor/faults.hpp): whether to pretend `op`'s call said
+/// EAGAIN. Only safe where the poller will report the fd again without a new edge.
+bool spurious_eagain(const Operation& op) noexcept;
+
 /// Whether `result` of `op` proves the fd has nothing more to give (a stream recv shorter
 /// than asked) or no more room (a send shorter than asked). May ask the OS the socket
 /// type once per fd. Never true after a hang-up on that side.

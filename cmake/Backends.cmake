@@ -23,7 +23,7 @@ if(UNIX)
   # The platform's synchronous socket calls and signal delivery (not a backend: every
   # backend on the platform shares them).
   list(APPEND CORIO_BACKEND_SOURCES reactor/net_posix.cpp reactor/signals_posix.cpp
-       reactor/posix_fd.cpp)
+       reactor/posix_fd.cpp reactor/faults_posix.cpp)
 
   # Capabilities, not platforms: the code says CORIO_HAVE_ACCEPT4, never __APPLE__.
   # Linux and FreeBSD make a descriptor non-blocking and close-on-exec in the call that

@@ -106,6 +106,20 @@ bool StreamConn::FillAwaiter::await_resume() {
   return true;
 }
 
+void StreamConn::feed(std::string_view data, bool eof) {
+  if (!fed_) throw RuntimeError("corio: feed_data()/feed_eof() on a reader that reads a socket");
+  if (eof) {
+    eof_ = true;
+  } else {
+    if (eof_) throw RuntimeError("corio: feed_data() after feed_eof()");
+    if (data.empty()) return;
+    std::span<char> room = in.prepare(data.size());
+    std::memcpy(room.data(), data.data(), data.size());
+    in.commit(data.size());
+  }
+  fed_input_.set();
+}
+
 void StreamConn::end_input() noexcept {
   eof_ = true;
   wake_reader();

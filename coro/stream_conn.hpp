@@ -64,6 +64,9 @@ class StreamConn : public std::enable_shared_from_this<StreamConn> {
   StreamConn(Socket sock, std::size_t limit) noexcept : sock_(std::move(sock)), limit_(limit) {
     drain_ok_.set();
   }
+  /// A connection with no socket whose input comes from feed() (make_stream_reader).
+  struct Fed {};
+  StreamConn(Fed, std::size_t limit) noexcept : limit_(limit), fed_(true) { drain_ok_.set(); }
   StreamConn(const StreamConn&) = delete;
   StreamConn& operator=(const StreamConn&) = delete;
 
@@ -83,6 +86,16 @@ class StreamConn : public std::enable_shared_from_this<StreamConn> {
   ReadBuffer in;
   std::size_t limit_for_reads() const noexcept { return limit_; }
   [[nodiscard]] bool eof() const noexcept { return eof_; }
+
+  /// Whether the input comes from feed() rather than a socket.
+  [[nodiscard]] bool fed() const noexcept { return fed_; }
+  /// Appends fed input (feed_data), or ends it (`eof`); wakes a waiting read.
+  void feed(std::string_view data, bool eof);
+  /// A fed reader's stand-in for fill(): waits until feed() is called again.
+  [[nodiscard]] Event::WaitAwaiter next_feed() noexcept {
+    fed_input_.clear();
+    return fed_input_.wait();
+  }
 
   // --- writing ---
 
@@ -139,6 +152,8 @@ class StreamConn : public std::enable_shared_from_this<StreamConn> {
   bool eof_ = false;
   bool reading_ = false;
   bool track_idle_ = false;
+  bool fed_ = false;
+  Event fed_input_;  // set by feed(), cleared by a read that waits for more
 
   // Write side. Two buffers, because a send in flight points into `sending_`: write()
   // appends to `pending_`, and the flusher swaps them once `sending_` is out.

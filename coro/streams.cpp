@@ -40,18 +40,32 @@ class ReadScope {
 // Each coroutine takes the connection by value, so it stays alive (and its socket open)
 // for as long as a read is in progress, whatever happens to the handles.
 
+// Each read waits for more input with `if (c.fed()) co_await c.next_feed(); else
+// co_await c.fill(hint);`, spelled out at each site: the two awaiters differ in type,
+// and wrapping them in a coroutine would cost a frame per receive.
+
 Coro<std::string> read_some(ConnPtr conn, std::size_t n) {
   StreamConn& c = *conn;
   ReadScope scope(c);
   c.throw_if_read_failed();
   if (n == 0) co_return std::string();
   if (n == SIZE_MAX) {
-    while (!c.eof())
-      co_await c.fill(SIZE_MAX);
+    while (!c.eof()) {
+      if (c.fed()) {
+        co_await c.next_feed();
+      } else {
+        co_await c.fill(SIZE_MAX);
+      }
+    }
     co_return c.in.take(c.in.size());
   }
-  while (c.in.size() == 0 && !c.eof())
-    co_await c.fill(n);
+  while (c.in.size() == 0 && !c.eof()) {
+    if (c.fed()) {
+      co_await c.next_feed();
+    } else {
+      co_await c.fill(n);
+    }
+  }
   co_return c.in.take(std::min(n, c.in.size()));
 }
 
@@ -61,7 +75,11 @@ Coro<std::string> read_exactly(ConnPtr conn, std::size_t n) {
   c.throw_if_read_failed();
   while (c.in.size() < n) {
     if (c.eof()) throw IncompleteReadError(c.in.take(c.in.size()), n);
-    co_await c.fill(n - c.in.size());
+    if (c.fed()) {
+      co_await c.next_feed();
+    } else {
+      co_await c.fill(n - c.in.size());
+    }
   }
   co_return c.in.take(n);
 }
@@ -94,7 +112,11 @@ Coro<std::string> read_until(ConnPtr conn, std::string separator, UntilMode mode
       if (mode == UntilMode::line) co_return partial;
       throw IncompleteReadError(std::move(partial), std::nullopt);
     }
-    co_await c.fill(0);
+    if (c.fed()) {
+      co_await c.next_feed();
+    } else {
+      co_await c.fill(0);
+    }
   }
   if (found > c.limit_for_reads()) {
     // readline drops the over-long line with its separator; readuntil keeps it.
@@ -186,6 +208,14 @@ std::size_t StreamReader::buffered() const noexcept {
   return conn_ ? conn_->in.size() : 0;
 }
 
+void StreamReader::feed_data(std::string_view data) {
+  checked(conn_).feed(data, false);
+}
+
+void StreamReader::feed_eof() {
+  checked(conn_).feed({}, true);
+}
+
 // --- StreamWriter ---
 
 void StreamWriter::write(std::string_view data) {
@@ -250,6 +280,10 @@ const Socket& StreamWriter::socket() const noexcept {
 std::pair<StreamReader, StreamWriter> make_streams(Socket sock, std::size_t limit) {
   auto conn = std::make_shared<StreamConn>(std::move(sock), limit);
   return {StreamReader(conn), StreamWriter(std::move(conn))};
+}
+
+StreamReader make_stream_reader(std::size_t limit) {
+  return StreamReader(std::make_shared<StreamConn>(StreamConn::Fed{}, limit));
 }
 
 Coro<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, std::uint16_t port,

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 
+#include "corio/reactor/faults.hpp"
 #include "reactor/select.hpp"
 
 namespace corio {
@@ -13,6 +14,7 @@ SteadyClock& SteadyClock::instance() noexcept {
 
 std::unique_ptr<Reactor> Reactor::open(const ReactorOptions& options, std::error_code& ec,
                                        std::string& message) {
+  faults::load_env();  // throws std::invalid_argument on a bad CORIO_FAULTS
   Clock& clock = options.clock != nullptr ? *options.clock : SteadyClock::instance();
   std::unique_ptr<Reactor> reactor(new Reactor(clock));
   reactor->backend_ =

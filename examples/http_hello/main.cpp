@@ -1,13 +1,15 @@
 // http_hello: a minimal HTTP/1.1 server that answers every request with
 // "Hello, world!" (the "hello world" of HTTP benchmarks, as served by wrk's examples).
 //
-//   http_hello [--host H] [--port N] [--grace S] [--backend NAME]
+//   http_hello [--host H] [--port N] [--grace S] [--idle-timeout S] [--backend NAME]
 //
 // Keep-alive by default in HTTP/1.1 (closes on `Connection: close`); HTTP/1.0 closes
 // unless the client asked for keep-alive. Pipelined requests are answered in order,
 // with one send for all the answers a single read made possible. Malformed requests get
-// 400, heads over 8 KiB get 431, then the connection closes. Same start-up lines,
-// signals and summary as echo_server.
+// 400, heads over 8 KiB get 431, then the connection closes. A connection that makes no
+// progress (nothing received, nothing sent) for --idle-timeout seconds is closed, so
+// idle or stalled clients (slowloris) and clients that never read cannot hold a
+// connection forever. Same start-up lines, signals and summary as echo_server.
 #include <algorithm>
 #include <cstddef>
 #include <cstdio>
@@ -16,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include "corio/corio.hpp"
 #include "http_parser.hpp"
@@ -27,6 +30,39 @@ namespace {
 using namespace std::chrono_literals;
 using corio::Coro;
 using corio::Socket;
+
+// --idle-timeout, seconds (0: never). Set once in main, before the loop runs.
+double g_idle_timeout = 60;
+
+// The moment a connection last made progress; the watchdog shuts down one that stalled.
+struct Progress {
+  corio::TimePoint last;
+};
+
+// Wakes every quarter of the timeout (one timer per connection, nothing per request) and
+// shuts the socket down once it has been idle that long: the pending recv sees EOF, a
+// pending send fails, and the handler ends. Cancelled when the handler ends.
+Coro<void> idle_watchdog(Socket& conn, Progress& progress, corio::Duration idle) {
+  for (;;) {
+    co_await corio::sleep(idle / 4);
+    if (corio::get_running_loop().now() - progress.last < idle) continue;
+    try {
+      conn.shutdown(corio::ShutdownHow::both);
+    } catch (const std::system_error&) {
+      // ENOTCONN: the peer is gone already; the handler is about to see it
+    }
+    co_return;
+  }
+}
+
+// Cancels the watchdog when the handler leaves, however it leaves. A cancelled watchdog
+// only throws from its sleep, so it never touches the handler's frame again.
+struct WatchdogGuard {
+  corio::Task<void> task;
+  ~WatchdogGuard() {
+    if (task.valid()) task.cancel();
+  }
+};
 
 std::string response(std::string_view status, std::string_view body, bool keep_alive,
                      bool with_body = true) {
@@ -97,6 +133,13 @@ Coro<void> close_gracefully(Socket& conn, char* scratch, std::size_t len) {
 
 corio::Coro<void> serve_http(Socket conn, examples::ServerStats& stats) {
   conn.set_option(corio::SocketOption::no_delay, 1);
+  Progress progress{corio::get_running_loop().now()};
+  WatchdogGuard watchdog;
+  if (g_idle_timeout > 0) {
+    const auto idle =
+        std::chrono::duration_cast<corio::Duration>(std::chrono::duration<double>(g_idle_timeout));
+    watchdog.task = corio::create_task(idle_watchdog(conn, progress, idle));
+  }
   std::unique_ptr<char[]> input(new char[kInputSize]);
   std::string output;
   output.reserve(kOutputFlush + http::kMaxHeadSize);
@@ -130,8 +173,10 @@ corio::Coro<void> serve_http(Socket conn, examples::ServerStats& stats) {
       }
     }
     // One send (usually) for everything answered above.
-    for (std::size_t sent = 0; sent < output.size();)
+    for (std::size_t sent = 0; sent < output.size();) {
       sent += co_await conn.send(output.data() + sent, output.size() - sent);
+      progress.last = corio::get_running_loop().now();
+    }
     stats.bytes_out += output.size();
     const bool flushed_early = output.size() >= kOutputFlush;
     output.clear();
@@ -148,6 +193,7 @@ corio::Coro<void> serve_http(Socket conn, examples::ServerStats& stats) {
     }
     const std::size_t n = co_await conn.recv(input.get() + end, kInputSize - end);
     if (n == 0) co_return;  // the client is done (a partial request is dropped)
+    progress.last = corio::get_running_loop().now();
     end += n;
     stats.bytes_in += n;
   }
@@ -164,6 +210,9 @@ int main(int argc, char** argv) {
       "Keep-alive and pipelining; SIGINT/SIGTERM stop it.");
   examples::add_server_flags(cli, options);
   examples::add_threads_flag(cli, options);
+  cli.seconds("--idle-timeout",
+              "close a connection that makes no progress for S seconds (default 60; 0: never)",
+              g_idle_timeout);
   if (std::optional<int> exit_code = cli.parse(argc, argv)) return *exit_code;
   return examples::run_server("http_hello", options, &serve_http);
 }

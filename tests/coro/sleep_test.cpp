@@ -119,6 +119,27 @@ TEST_P(SleepTest, CancelledYieldRaisesCancelledError) {
   run(main());
 }
 
+// Regression (fuzz/scheduler_fuzz): after a yield the task still pointed at the yield's
+// awaiter, so a cancel() that came later went to that dead awaiter (a use-after-free
+// under ASan when the yield was in a finished inner coroutine) and was lost: the next
+// await did not raise.
+TEST_P(SleepTest, ACancelAfterAYieldReachesTheNextAwait) {
+  auto main = []() -> Coro<void> {
+    Task<void> self;
+    auto yield_in_inner_frame = []() -> Coro<void> { co_await sleep(0s); };
+    auto body = [](Task<void>& me, auto yield_once) -> Coro<void> {
+      co_await yield_once();
+      me.cancel();         // cancels itself, as asyncio allows
+      co_await sleep(1h);  // must raise CancelledError at once
+    };
+    self = create_task(body(self, yield_in_inner_frame));
+    EXPECT_THROW(co_await self, CancelledError);
+    EXPECT_TRUE(self.cancelled());
+  };
+  run_virtual(main());
+  EXPECT_LT(virtual_elapsed(), 1h);
+}
+
 TEST_P(SleepTest, RealSleepTakesAtLeastItsDelay) {
   auto main = []() -> Coro<void> {
     auto start = std::chrono::steady_clock::now();

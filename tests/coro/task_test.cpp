@@ -348,6 +348,31 @@ TEST_P(TaskTest, RunCancelsTasksStillPendingWhenMainReturns) {
   EXPECT_TRUE(cleaned);
 }
 
+// Regression (fuzz/scheduler_fuzz): cancelling a task that awaits another passes the
+// cancel on; when that one finishes anyway (its queue get had already won the item, so
+// its cancel waits for a next await that never comes), the waiter used to run on as if
+// never cancelled, and a wait_for() on it waited forever.
+TEST_P(TaskTest, AWaiterWhoseCancelWasPassedOnEndsCancelledEvenIfTheTaskFinishes) {
+  auto main = []() -> Coro<void> {
+    Queue<int> q;
+    Event never;
+    auto getter = [](Queue<int>& q) -> Coro<int> { co_return co_await q.get(); };
+    Task<int> inner = create_task(getter(q));
+    auto waiter = [](Task<int> t, Event& never) -> Coro<int> {
+      const int v = co_await t;
+      co_await never.wait();  // only a cancel gets past this
+      co_return v;
+    };
+    Task<int> outer = create_task(waiter(inner, never));
+    co_await sleep(0s);  // both wait
+    q.put_nowait(7);     // inner wins the item; its wake-up is queued
+    EXPECT_THROW(co_await wait_for(outer, 0s), TimeoutError);
+    EXPECT_TRUE(outer.cancelled());
+    EXPECT_EQ(co_await inner, 7);  // the item was not lost
+  };
+  run_bounded(main());
+}
+
 CORIO_INSTANTIATE_BACKEND_SUITE(TaskTest);
 
 }  // namespace

@@ -239,7 +239,7 @@ TEST_P(SocketTest, ACancelledRecvLosesNoBytes) {
     co_await sleep(1ms);
     first.cancel();
     EXPECT_TRUE(co_await testing::ends_cancelled(first));
-    co_await a.send("hello");
+    co_await a.send_all("hello");  // send() may be short (CORIO_FAULTS=kinds=short)
     EXPECT_EQ(co_await read_n(b, 5), "hello");
   };
   run(main());

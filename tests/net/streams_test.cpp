@@ -620,6 +620,55 @@ TEST_P(StreamWriterTest, OpenConnectionByNameAndOverUnixSockets) {
   run(main(testing::unix_socket_name("corio-streams-" + GetParam())));
 }
 
+TEST_P(StreamReaderTest, AFedReaderReturnsWhatWasFedAndWaitsForMore) {
+  auto main = []() -> Coro<void> {
+    StreamReader reader = make_stream_reader(8);
+    EXPECT_EQ(reader.limit(), 8u);
+    reader.feed_data("ab");
+    EXPECT_EQ(co_await reader.read(10), "ab");
+    // A read waits until the next feed: a task feeds while the line is incomplete.
+    auto feeder = [](StreamReader& r) -> Coro<void> {
+      r.feed_data("he");
+      co_await sleep(0ms);
+      r.feed_data("llo\nwor");
+      co_await sleep(0ms);
+      r.feed_data("ld");
+      r.feed_eof();
+    };
+    Task<void> t = create_task(feeder(reader));
+    EXPECT_EQ(co_await reader.readline(), "hello\n");
+    std::string partial = "not raised";
+    try {
+      co_await reader.readexactly(6);
+    } catch (const IncompleteReadError& e) {
+      partial = e.partial();
+    }
+    EXPECT_EQ(partial, "world");
+    EXPECT_TRUE(reader.at_eof());
+    co_await t;
+    EXPECT_EQ(co_await reader.read(), "");
+    bool refused = false;
+    try {
+      reader.feed_data("late");
+    } catch (const RuntimeError&) {
+      refused = true;
+    }
+    EXPECT_TRUE(refused) << "feed_data() after feed_eof() must fail";
+  };
+  run(main());
+}
+
+TEST_P(StreamReaderTest, FeedingASocketsReaderIsRefused) {
+  auto main = []() -> Coro<void> {
+    auto [a, b] = Socket::pair();
+    auto [reader, writer] = make_streams(std::move(b));
+    EXPECT_THROW(reader.feed_data("x"), RuntimeError);
+    EXPECT_THROW(reader.feed_eof(), RuntimeError);
+    co_return;
+  };
+  run(main());
+}
+
 CORIO_INSTANTIATE_BACKEND_SUITE(StreamReaderTest);
 CORIO_INSTANTIATE_BACKEND_SUITE(StreamWriterTest);
 

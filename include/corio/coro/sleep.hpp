@@ -46,7 +46,14 @@ class [[nodiscard]] SleepAwaiter : detail::WaitPoint, Timer {
     return true;
   }
 
-  void await_resume() const { throw_if_cancelled(); }
+  void await_resume() {
+    // A yield is resumed straight from the ready queue, with nothing else to say the
+    // wait is over: without this the task would keep pointing at this awaiter after it
+    // is gone, and a later cancel() would reach into a dead frame (found by
+    // fuzz/scheduler_fuzz: a task that yields and then cancels itself).
+    end();
+    throw_if_cancelled();
+  }
 
  private:
   static void fired(Timer& t) noexcept {

@@ -94,6 +94,14 @@ class StreamReader {
   /// Bytes received but not read yet.
   [[nodiscard]] std::size_t buffered() const noexcept;
 
+  /// Like asyncio.StreamReader.feed_data: appends `data` for the reads to return and
+  /// wakes a waiting read. Only for a reader from make_stream_reader() (RuntimeError on
+  /// a socket's reader, or after feed_eof()).
+  void feed_data(std::string_view data);
+  /// Like asyncio.StreamReader.feed_eof: no more data; reads see EOF once the buffer is
+  /// drained. Only for a reader from make_stream_reader(); idempotent.
+  void feed_eof();
+
   [[nodiscard]] bool valid() const noexcept { return conn_ != nullptr; }
 
  private:
@@ -161,6 +169,11 @@ class StreamWriter {
  private:
   std::shared_ptr<detail::StreamConn> conn_;
 };
+
+/// Like asyncio.StreamReader(limit=...): a reader with no socket, fed by hand with
+/// feed_data() and feed_eof(); for protocols that parse bytes they got elsewhere, and
+/// for tests and fuzzers of the reads themselves.
+[[nodiscard]] StreamReader make_stream_reader(std::size_t limit = default_stream_limit);
 
 /// A reader and a writer sharing `sock`, a connected stream socket (asyncio's
 /// open_connection(sock=...)).

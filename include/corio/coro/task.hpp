@@ -116,6 +116,15 @@ class Task<T>::Awaiter : detail::WaitPoint, detail::TaskWaiter {
   }
   T await_resume() {
     throw_if_cancelled();
+    if (forwarded_ && !p_->cancelled_) {
+      // Our cancel was passed on to the task, which finished anyway (a wait it had
+      // already won keeps its result and defers the cancel to a next await, which may
+      // never come). The cancel was ours: deliver it here, or wait_for() on this task
+      // would wait forever for a task that ran on (found by fuzz/scheduler_fuzz). The
+      // task's own result stays in it.
+      mark_cancelled();
+      throw_if_cancelled();
+    }
     return p_->get(move_out_);
   }
 
@@ -129,12 +138,17 @@ class Task<T>::Awaiter : detail::WaitPoint, detail::TaskWaiter {
     auto& self = static_cast<Awaiter&>(wp);
     // The task may have finished with our wake-up still pending (another of its waiters
     // cancelled us): the result stands and the cancellation hits our next await.
-    if (!self.p_->request_cancel()) self.defer_cancel();
+    if (self.p_->request_cancel()) {
+      self.forwarded_ = true;
+    } else {
+      self.defer_cancel();
+    }
   }
 
   promise_type* p_;
   std::coroutine_handle<> caller_{};
   bool move_out_;
+  bool forwarded_ = false;  // our cancel was passed on to the task awaited
 };
 
 /// Schedules `coro` on the running loop and returns at once, without yielding
