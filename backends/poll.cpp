@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "backends/readiness.hpp"
-#include "reactor/posix_fd.hpp"
 #include "corio/reactor/faults.hpp"
+#include "reactor/posix_fd.hpp"
 
 namespace corio {
 namespace {

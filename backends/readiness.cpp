@@ -7,8 +7,8 @@
 #include <cerrno>
 #include <climits>
 
-#include "reactor/posix_fd.hpp"
 #include "corio/reactor/faults.hpp"
+#include "reactor/posix_fd.hpp"
 
 namespace corio::readiness {
 namespace {
