@@ -43,4 +43,18 @@ if(UNIX)
   corio_add_backend(poll backends/poll.cpp)
 endif()
 
+if(WIN32)
+  # Windows (cross-compiled with mingw-w64 and tested under Wine: the windows-wine
+  # preset). The Winsock counterparts of net_posix.cpp and signals_posix.cpp, the errno
+  # table they share with the backend, and IOCP, the only backend there.
+  list(APPEND CORIO_BACKEND_SOURCES backends/winsock.cpp reactor/net_win.cpp
+       reactor/signals_win.cpp)
+  corio_add_backend(iocp backends/iocp.cpp)
+  # Windows 10 APIs (and their declarations in mingw's headers); windows.h without its
+  # min/max macros and rarely used parts.
+  list(APPEND CORIO_BACKEND_DEFINITIONS _WIN32_WINNT=0x0A00 WIN32_LEAN_AND_MEAN NOMINMAX)
+  # ntdll: NtDeviceIoControlFile (AFD poll) and NtSetInformationFile.
+  list(APPEND CORIO_BACKEND_LIBRARIES ws2_32 ntdll)
+endif()
+
 message(STATUS "corio backends: ${CORIO_BACKENDS}")
