@@ -25,8 +25,10 @@ namespace {
 static_assert(sizeof(SocketAddress::data) >= sizeof(sockaddr_storage));
 static_assert(sizeof(SOCKET) <= sizeof(native_handle));
 
+// errno values, so the generic category: mingw's system_category() reads its codes as
+// Windows error numbers (its message for ECONNREFUSED would be some ERROR_* text).
 [[noreturn]] void throw_code(int err, const char* what) {
-  throw std::system_error(err, std::system_category(), what);
+  throw std::system_error(err, std::generic_category(), what);
 }
 
 [[noreturn]] void throw_wsa(const char* what) {
@@ -342,9 +344,15 @@ std::pair<native_handle, native_handle> socket_pair(SocketType type) {
     u_long on = 1;
     ::ioctlsocket(b, FIONBIO, &on);
     ::SetHandleInformation(reinterpret_cast<HANDLE>(b), HANDLE_FLAG_INHERIT, 0);
+    // Buffers the size of a Unix pair's (208 KiB on Linux) rather than TCP's autotuned
+    // megabytes, so a writer fills the pair as it would on POSIX.
     const int one = 1;
-    ::setsockopt(a, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&one), sizeof one);
-    ::setsockopt(b, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&one), sizeof one);
+    const int buffer = 208 << 10;
+    for (SOCKET s : {a, b}) {
+      ::setsockopt(s, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&one), sizeof one);
+      ::setsockopt(s, SOL_SOCKET, SO_SNDBUF, reinterpret_cast<const char*>(&buffer), sizeof buffer);
+      ::setsockopt(s, SOL_SOCKET, SO_RCVBUF, reinterpret_cast<const char*>(&buffer), sizeof buffer);
+    }
     ::closesocket(listener);
   } catch (...) {
     ::closesocket(listener);

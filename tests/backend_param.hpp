@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <string>
+#include <system_error>
 #include <utility>
 
 #include "corio/corio.hpp"
@@ -48,6 +49,17 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
     co_await wait_for(std::move(main), std::chrono::hours(24));
   }
 };
+
+/// Whether this system can open Unix domain sockets (Wine 8 cannot: its AF_UNIX
+/// socket() fails with EAFNOSUPPORT), for tests that skip without them.
+inline bool unix_sockets_available() {
+  try {
+    net::close_socket(net::open_socket(AddressFamily::local, SocketType::stream));
+    return true;
+  } catch (const std::system_error&) {
+    return false;
+  }
+}
 
 inline std::string backend_test_name(const ::testing::TestParamInfo<std::string>& info) {
   return info.param;

@@ -5,9 +5,11 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "backend_param.hpp"
 #include "corio/corio.hpp"
+#include "support/scoped_env.hpp"
 
 namespace corio {
 namespace {
@@ -16,25 +18,7 @@ using testing::BackendTest;
 
 class RunTest : public BackendTest {};
 
-/// Sets an environment variable for the scope of a test.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    ::setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using testing::ScopedEnv;
 
 Coro<std::string> backend_in_use() {
   co_return std::string(current_backend());
@@ -99,10 +83,18 @@ TEST(BackendSelectionTest, AutoPicksTheFirstBackendThatOpens) {
   EXPECT_EQ(corio::run(backend_in_use(), RunOptions{.backend = "auto"}), available.front());
 }
 
-TEST(BackendSelectionTest, EpollAndPollAreBuiltOnLinux) {
+// CORIO_BUILT_BACKENDS is the list cmake/Backends.cmake chose for this platform
+// ("io_uring,epoll,poll" on Linux, "iocp" on Windows): selection must know them all.
+TEST(BackendSelectionTest, EveryBackendTheBuildCompiledIsSelectable) {
   const auto& names = backend_names();
-  EXPECT_NE(std::find(names.begin(), names.end(), "epoll"), names.end());
-  EXPECT_NE(std::find(names.begin(), names.end(), "poll"), names.end());
+  std::string_view built = CORIO_BUILT_BACKENDS;
+  ASSERT_FALSE(built.empty());
+  while (!built.empty()) {
+    const std::size_t end = std::min(built.find(','), built.size());
+    const std::string_view name = built.substr(0, end);
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+    built.remove_prefix(std::min(end + 1, built.size()));
+  }
 }
 
 TEST(BackendSelectionTest, NoLoopMeansNoCurrentBackend) {
