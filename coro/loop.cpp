@@ -108,13 +108,18 @@ void EventLoop::teardown() noexcept {
     s->fn = nullptr;
     s->release();
   }
+  std::vector<std::function<void()>> dropped;
   {
     // After this, call_soon_threadsafe throws instead of touching the backend: it
     // wakes the loop under this lock, so no thread is still inside wake() below.
     std::lock_guard lock(inbox_mutex_);
     closed_ = true;
-    inbox_.clear();
+    dropped.swap(inbox_);
   }
+  // Destroyed outside the lock: a dropped callback may own something whose destructor
+  // posts to another loop (run_on's reply when its coroutine never started), and that
+  // loop may be closing too, posting back to this one.
+  dropped.clear();
   inbox_pending_.store(false, std::memory_order_relaxed);
   reactor_.reset();
   t_current_loop = outer == this ? previous_ : outer;

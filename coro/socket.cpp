@@ -18,6 +18,13 @@ std::pair<Socket, Socket> Socket::pair(SocketType type) {
   return {Socket(a), Socket(b)};
 }
 
+native_handle Socket::detach() noexcept {
+  if (h_ != invalid_handle) {
+    if (EventLoop* loop = EventLoop::current()) loop->reactor().release(h_);
+  }
+  return std::exchange(h_, invalid_handle);
+}
+
 void Socket::close() noexcept {
   if (h_ == invalid_handle) return;
   // The backend may cache state for the handle (registration, readiness); it must

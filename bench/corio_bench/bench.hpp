@@ -36,6 +36,7 @@ struct Result {
   bool has_latency = true;
   double cpu_us_per_op = -1;          ///< <0: not measured
   double syscalls_per_op = -1;        ///< <0: not measurable here
+  double allocs_per_op = -1;          ///< server heap allocations per op; <0: not measured
   std::string cpu_scope = "process";  ///< whose CPU: "process" or "server thread"
   std::uint64_t errors = 0;
 };
@@ -82,29 +83,34 @@ struct Window {
   std::chrono::steady_clock::time_point start, measure_from, end;
 };
 
+/// Reads a running total (allocations so far) of whatever `ctx` is; -1 if unknown.
+using CountFn = std::int64_t (*)(const void* ctx);
+
 /// Runs `make(i)` for each of c.conns clients plus measure_window() on a loop of
-/// `backend`, then turns the CPU total into CPU per op; `cpu(ctx)` reads whose CPU counts.
+/// `backend`, then turns the CPU total into CPU per op; `cpu(ctx)` reads whose CPU counts
+/// and `allocs(ctx)`, if given, whose heap allocations.
 template <class MakeClient>
 void run_clients(const Config& c, const std::string& backend, Result& r, Progress& p,
-                 double (*cpu)(const void*), const void* ctx, MakeClient make);
+                 double (*cpu)(const void*), const void* ctx, MakeClient make,
+                 CountFn allocs = nullptr);
 
 /// Sleeps through the warm-up, then over [measure_from, end) records the elapsed time in
 /// `r.seconds` and the CPU seconds `cpu()` reports as the total in `r.cpu_us_per_op`
 /// (µs; per_op() divides it once the ops are counted).
 corio::Coro<void> measure_window(const Window& w, Result& r, double (*cpu)(const void*),
-                                 const void* ctx);
-/// Turns the total CPU measured by measure_window into CPU per op.
+                                 const void* ctx, CountFn allocs = nullptr);
+/// Turns the totals measured by measure_window into per-op figures.
 void per_op(Result& r);
 
 template <class MakeClient>
 void run_clients(const Config& c, const std::string& backend, Result& r, Progress& p,
-                 double (*cpu)(const void*), const void* ctx, MakeClient make) {
+                 double (*cpu)(const void*), const void* ctx, MakeClient make, CountFn allocs) {
   auto main = [&]() -> corio::Coro<void> {
     Window w(c);
     std::vector<corio::Coro<void>> all;
     for (int i = 0; i < c.conns; ++i)
       all.push_back(make(i, w));
-    all.push_back(measure_window(w, r, cpu, ctx));
+    all.push_back(measure_window(w, r, cpu, ctx, allocs));
     co_await corio::gather(std::move(all));
   };
   corio::run(main(), corio::RunOptions{.backend = backend});

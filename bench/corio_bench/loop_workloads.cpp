@@ -11,17 +11,22 @@
 namespace corio_bench {
 
 corio::Coro<void> measure_window(const Window& w, Result& r, double (*cpu)(const void*),
-                                 const void* ctx) {
+                                 const void* ctx, CountFn allocs) {
   co_await corio::sleep(w.measure_from - std::chrono::steady_clock::now());
   const double cpu0 = cpu(ctx);
+  const std::int64_t allocs0 = allocs != nullptr ? allocs(ctx) : -1;
   const auto t0 = std::chrono::steady_clock::now();
   co_await corio::sleep(w.end - std::chrono::steady_clock::now());
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.cpu_us_per_op = (cpu(ctx) - cpu0) * 1e6;
+  const std::int64_t allocs1 = allocs != nullptr ? allocs(ctx) : -1;
+  if (allocs0 >= 0 && allocs1 >= allocs0) r.allocs_per_op = static_cast<double>(allocs1 - allocs0);
 }
 
 void per_op(Result& r) {
-  r.cpu_us_per_op = r.ops > 0 ? r.cpu_us_per_op / static_cast<double>(r.ops) : -1;
+  const auto ops = static_cast<double>(r.ops);
+  r.cpu_us_per_op = r.ops > 0 ? r.cpu_us_per_op / ops : -1;
+  if (r.allocs_per_op >= 0) r.allocs_per_op = r.ops > 0 ? r.allocs_per_op / ops : -1;
 }
 
 namespace {

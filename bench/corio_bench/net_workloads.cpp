@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "alloc_counter.hpp"
 #include "bench.hpp"
 #include "corio/corio.hpp"
 #include "syscall_counter.hpp"
@@ -66,6 +67,21 @@ class ServerThread {
     timespec ts{};
     ::clock_gettime(cpu_clock_, &ts);
     return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+  }
+  /// Heap allocations the server thread has made so far, read on its own loop (the
+  /// counters are per thread); -1 if the loop is gone.
+  [[nodiscard]] std::int64_t allocations() const {
+    corio::EventLoop* loop = loop_.load();
+    if (loop == nullptr) return -1;
+    std::promise<std::int64_t> done;
+    auto got = done.get_future();
+    try {
+      loop->call_soon_threadsafe(
+          [&done] { done.set_value(static_cast<std::int64_t>(bench::alloc_counts().news)); });
+    } catch (const std::exception&) {
+      return -1;  // closed
+    }
+    return got.get();
   }
   /// Stops and joins; returns the syscalls the thread made (-1 if not counted).
   std::int64_t stop() {
@@ -180,8 +196,12 @@ Result drive(const Config& c, const std::string& backend, ServerKind kind, MakeC
     return s != nullptr ? static_cast<const ServerThread*>(s)->cpu_seconds()
                         : process_cpu_seconds();
   };
-  run_clients(c, backend, r, p, cpu, server.get(),
-              [&](int id, const Window& w) { return make(to, id, w, r, p); });
+  auto allocs = [](const void* s) -> std::int64_t {
+    return s != nullptr ? static_cast<const ServerThread*>(s)->allocations() : -1;
+  };
+  run_clients(
+      c, backend, r, p, cpu, server.get(),
+      [&](int id, const Window& w) { return make(to, id, w, r, p); }, allocs);
   if (server) {
     const std::int64_t calls = server->stop();
     if (server_syscalls != nullptr) *server_syscalls = calls;

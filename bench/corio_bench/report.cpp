@@ -2,6 +2,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -24,6 +25,16 @@ std::string unit_of(const Config& c) {
   if (c.command == "echo" || c.command == "http") return "req/s";
   if (c.command == "accept") return "conn/s";
   return "ops/s";
+}
+
+std::string optional_number(double v, const char* fmt);
+
+// The allocs/op cell (with its leading space), or nothing when no result measured it.
+std::string alloc_column(bool shown, const Result& r) {
+  if (!shown) return "";
+  char cell[32];
+  std::snprintf(cell, sizeof cell, " %12s", optional_number(r.allocs_per_op, "%.4f").c_str());
+  return cell;
 }
 
 std::string optional_number(double v, const char* fmt) {
@@ -85,17 +96,20 @@ void print_table(const Config& c, const std::vector<Result>& results) {
               c.duration);
   if (c.command == "echo") std::printf(", %zu B messages", c.size);
   std::printf("\n");
-  std::printf("%-10s %12s %10s %10s %10s %10s %12s %12s\n", "backend", unit_of(c).c_str(), "p50 us",
-              "p99 us", "p99.9 us", "max us", "CPU us/op", "syscalls/op");
+  const bool allocs = std::any_of(results.begin(), results.end(),
+                                  [](const Result& r) { return r.allocs_per_op >= 0; });
+  std::printf("%-10s %12s %10s %10s %10s %10s %12s %12s%s\n", "backend", unit_of(c).c_str(),
+              "p50 us", "p99 us", "p99.9 us", "max us", "CPU us/op", "syscalls/op",
+              allocs ? "    allocs/op" : "");
   for (const Result& r : results) {
     const bool lat = r.has_latency && r.latency.count() > 0;
-    std::printf("%-10s %12.0f %10s %10s %10s %10s %12s %12s%s\n", r.backend.c_str(), rate(r),
+    std::printf("%-10s %12.0f %10s %10s %10s %10s %12s %12s%s%s\n", r.backend.c_str(), rate(r),
                 lat ? optional_number(us(r.latency.quantile(0.5)), "%.1f").c_str() : "-",
                 lat ? optional_number(us(r.latency.quantile(0.99)), "%.1f").c_str() : "-",
                 lat ? optional_number(us(r.latency.quantile(0.999)), "%.1f").c_str() : "-",
                 lat ? optional_number(us(r.latency.max()), "%.1f").c_str() : "-",
                 optional_number(r.cpu_us_per_op, "%.2f").c_str(),
-                optional_number(r.syscalls_per_op, "%.2f").c_str(),
+                optional_number(r.syscalls_per_op, "%.2f").c_str(), alloc_column(allocs, r).c_str(),
                 r.errors > 0 ? ("  ERRORS: " + std::to_string(r.errors)).c_str() : "");
   }
   if (!results.empty()) std::printf("CPU is the %s's.\n", results.front().cpu_scope.c_str());
@@ -119,6 +133,7 @@ void print_json(const Config& c, const std::vector<Result>& results) {
                   r.cpu_scope.c_str());
     }
     if (r.syscalls_per_op >= 0) std::printf(",\"syscalls_per_op\":%.4f", r.syscalls_per_op);
+    if (r.allocs_per_op >= 0) std::printf(",\"allocs_per_op\":%.6f", r.allocs_per_op);
     std::printf(",\"errors\":%llu}", static_cast<unsigned long long>(r.errors));
   }
   std::printf("]}\n");

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <exception>
 #include <list>
+#include <optional>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -113,13 +114,26 @@ Coro<void> accept_loop(const std::string& program, const Socket& listener, Conne
   }
 }
 
+/// What the loops of one server share. Only the channels cross threads: loop 0 binds
+/// first (so --port 0 picks one port for all) and tells the others where; the others
+/// report back when listening, so `listening on` means every loop accepts; SIGINT/SIGTERM
+/// on loop 0 closes `stop`, which wakes every loop.
+struct Group {
+  explicit Group(std::size_t n) : loops(n), address(n), ready(n), stop(1), open_at_stop(n) {}
+  std::size_t loops;
+  corio::Channel<corio::Address> address;    // loop 0 -> the others
+  corio::Channel<int> ready;                 // the others -> loop 0
+  corio::Channel<int> stop;                  // never carries an item: closing it is the news
+  corio::Channel<std::size_t> open_at_stop;  // the others -> loop 0, for its stop line
+};
+
 /// Removes our signal handlers when serve() ends, restoring the default dispositions.
 struct SignalHandlers {
-  SignalHandlers(corio::Event& stop, int& which) {
+  SignalHandlers(Group& group, int& which) {
     for (int sig : {SIGINT, SIGTERM}) {
-      corio::add_signal_handler(sig, [&stop, &which, sig] {
+      corio::add_signal_handler(sig, [&group, &which, sig] {
         if (which == 0) which = sig;
-        stop.set();
+        group.stop.close();
       });
     }
   }
@@ -131,22 +145,70 @@ struct SignalHandlers {
   }
 };
 
-Coro<ServerStats> serve(std::string program, ServerOptions options, Handler handler) {
+// Loop 0: resolves, listens first and hands the address to the other loops.
+Coro<Socket> listen_first(const ServerOptions& options, Group& group) {
   std::printf("backend: %s\n", std::string(corio::current_backend()).c_str());
-  std::vector<corio::Address> addresses = co_await corio::resolve(options.host, options.port);
-  Socket listener = corio::listen_on(addresses.front());
+  std::printf("threads: %zu\n", group.loops);
+  corio::ListenOptions how;
+  how.reuse_port = group.loops > 1;
+  Socket listener;
+  try {
+    std::vector<corio::Address> addresses = co_await corio::resolve(options.host, options.port);
+    listener = corio::listen_on(addresses.front(), how);
+  } catch (...) {
+    group.address.close();  // the others give up quietly; our error is the one reported
+    throw;
+  }
+  const corio::Address where = listener.local_address();
+  for (std::size_t i = 1; i < group.loops; ++i)
+    co_await group.address.send(where);  // room for all: never waits
+  for (std::size_t i = 1; i < group.loops; ++i)
+    (void)co_await group.ready.recv();
+  co_return listener;
+}
+
+// The other loops: a listener of their own on loop 0's address; none if loop 0 failed.
+Coro<Socket> listen_next(Group& group) {
+  corio::Address where;
+  try {
+    where = co_await group.address.recv();
+  } catch (const corio::ChannelClosed&) {
+    co_return Socket();
+  }
+  corio::ListenOptions how;
+  how.reuse_port = true;
+  Socket listener = corio::listen_on(where, how);
+  co_await group.ready.send(1);
+  co_return listener;
+}
+
+Coro<ServerStats> serve(std::size_t index, std::string program, ServerOptions options,
+                        Handler handler, Group& group) {
+  const bool first = index == 0;
+  Socket listener;
+  if (first) {
+    listener = co_await listen_first(options, group);
+  } else {
+    listener = co_await listen_next(group);
+  }
+  if (!listener.is_open()) co_return ServerStats{};
 
   // Handlers first: a signal sent as soon as the port is printed must already find them.
-  corio::Event stop;
   int which = 0;
-  SignalHandlers handlers(stop, which);
-  std::printf("listening on %s\n", listener.local_address().to_string().c_str());
-  std::fflush(stdout);
+  std::optional<SignalHandlers> handlers;
+  if (first) {
+    handlers.emplace(group, which);
+    std::printf("listening on %s\n", listener.local_address().to_string().c_str());
+    std::fflush(stdout);
+  }
 
   ServerStats stats;
   Connections conns(handler, stats);
   Task<> acceptor = corio::create_task(accept_loop(program, listener, conns, stats));
-  co_await stop.wait();
+  try {
+    (void)co_await group.stop.recv();
+  } catch (const corio::ChannelClosed&) {
+  }
 
   acceptor.cancel();
   try {
@@ -154,8 +216,15 @@ Coro<ServerStats> serve(std::string program, ServerOptions options, Handler hand
   } catch (const corio::CancelledError&) {
   }
   listener.close();  // new connections are refused from here on
-  std::printf("%s: stopping, %zu connection(s) open, %.3g s grace\n",
-              which == SIGINT ? "SIGINT" : "SIGTERM", conns.size(), options.grace);
+  if (first) {
+    std::size_t open = conns.size();
+    for (std::size_t i = 1; i < group.loops; ++i)
+      open += co_await group.open_at_stop.recv();
+    std::printf("%s: stopping, %zu connection(s) open, %.3g s grace\n",
+                which == SIGINT ? "SIGINT" : "SIGTERM", open, options.grace);
+  } else {
+    co_await group.open_at_stop.send(conns.size());
+  }
   co_await conns.drain(
       std::chrono::duration_cast<corio::Duration>(std::chrono::duration<double>(options.grace)));
   co_return stats;
@@ -171,18 +240,44 @@ void add_server_flags(CommandLine& cli, ServerOptions& options) {
                options.grace);
 }
 
+void add_threads_flag(CommandLine& cli, ServerOptions& options) {
+  cli.integer("--threads", "N",
+              "event loops, one thread each, sharing the port with SO_REUSEPORT (default 1)",
+              options.threads, 1, 1024)
+      .toggle("--pin-cpus", "pin loop thread i to the i-th usable CPU (Linux)", options.pin_cpus);
+}
+
 int run_server(const std::string& program, const ServerOptions& options, Handler handler) {
   corio::RunOptions run_options;
   run_options.backend = options.backend;
-  ServerStats stats;
+  run_options.threads = static_cast<std::size_t>(options.threads);
+  run_options.pin_cpus = options.pin_cpus;
+  Group group(run_options.threads);
+  std::vector<ServerStats> per_loop;
   try {
-    stats = corio::run(serve(program, options, handler), run_options);
+    per_loop = corio::run_threads(
+        [&](std::size_t i) { return serve(i, program, options, handler, group); }, run_options);
   } catch (const corio::BackendError& e) {
     std::fprintf(stderr, "%s\n", e.what());  // lists the valid names
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: %s\n", program.c_str(), e.what());  // EADDRINUSE, bad host...
     return 1;
+  }
+  ServerStats stats;
+  for (std::size_t i = 0; i < per_loop.size(); ++i) {
+    const ServerStats& s = per_loop[i];
+    if (per_loop.size() > 1) {
+      std::printf("loop %zu: %llu connections, %llu requests\n", i,
+                  static_cast<unsigned long long>(s.connections),
+                  static_cast<unsigned long long>(s.requests));
+    }
+    stats.connections += s.connections;
+    stats.requests += s.requests;
+    stats.bytes_in += s.bytes_in;
+    stats.bytes_out += s.bytes_out;
+    stats.errors += s.errors;
+    stats.cancelled += s.cancelled;
   }
   std::printf(
       "summary: %llu connections, %llu requests, %llu bytes in, %llu bytes out, %llu errors, "

@@ -1,7 +1,8 @@
 // The skeleton the example servers share: listen, one task per connection, and a
 // graceful stop on SIGINT/SIGTERM (stop accepting, let open connections finish for a
 // grace period, cancel the rest), as an asyncio server does with
-// `server.close(); await asyncio.wait_for(..., grace)`.
+// `server.close(); await asyncio.wait_for(..., grace)`. With --threads N it runs N loops
+// (a corio::Runtime), each accepting on its own SO_REUSEPORT listener.
 #pragma once
 
 #include <cstdint>
@@ -18,10 +19,14 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8888;  ///< 0: the OS picks a free port (printed at start)
   double grace = 1.0;         ///< seconds open connections get to finish at shutdown
+  std::int64_t threads = 1;   ///< event loops, one thread each, sharing the port
+  bool pin_cpus = false;      ///< loop thread i on the i-th usable CPU (Linux)
 };
 
 /// Adds --backend, --host, --port and --grace, writing into `options`.
 void add_server_flags(CommandLine& cli, ServerOptions& options);
+/// Adds --threads and --pin-cpus (for servers that use run_server).
+void add_threads_flag(CommandLine& cli, ServerOptions& options);
 
 /// Counters the handlers add to; printed as the summary when the server stops.
 struct ServerStats {
@@ -37,10 +42,11 @@ struct ServerStats {
 /// std::system_error, ...) ends this connection only and is counted in `errors`.
 using Handler = corio::Coro<void> (*)(corio::Socket conn, ServerStats& stats);
 
-/// Runs a server on its own loop until SIGINT or SIGTERM. Prints `backend: NAME` and
-/// `listening on HOST:PORT` (the real port) to stdout first, and a summary last.
-/// Returns the process exit code: 0 after a signal, 1 if the backend or the listening
-/// socket cannot be set up.
+/// Runs a server on `options.threads` loops until SIGINT or SIGTERM. Prints `backend:
+/// NAME`, `threads: N` and `listening on HOST:PORT` (the real port) to stdout first, and
+/// a summary last (summed over the loops, after a `loop I: ...` line per loop when there
+/// are several). Returns the process exit code: 0 after a signal, 1 if the backend or
+/// the listening socket cannot be set up.
 int run_server(const std::string& program, const ServerOptions& options, Handler handler);
 
 }  // namespace examples

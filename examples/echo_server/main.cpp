@@ -1,7 +1,7 @@
 // echo_server: a TCP echo server, one task per connection (asyncio's echo server
 // with loop.sock_recv / loop.sock_sendall).
 //
-//   echo_server [--host H] [--port N] [--grace S] [--backend NAME]
+//   echo_server [--host H] [--port N] [--grace S] [--backend NAME] [--threads N]
 //
 // Prints `backend: NAME` and `listening on HOST:PORT`; stops on SIGINT/SIGTERM after
 // a grace period for open connections, printing a summary. The per-message path is one
@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   examples::CommandLine cli("echo_server",
                             "TCP echo server: sends every byte back. SIGINT/SIGTERM stop it.");
   examples::add_server_flags(cli, options);
+  examples::add_threads_flag(cli, options);
   if (std::optional<int> exit_code = cli.parse(argc, argv)) return *exit_code;
   return examples::run_server("echo_server", options, &echo);
 }

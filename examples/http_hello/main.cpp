@@ -163,6 +163,7 @@ int main(int argc, char** argv) {
       "Minimal HTTP/1.1 server: answers every request with \"Hello, world!\".\n"
       "Keep-alive and pipelining; SIGINT/SIGTERM stop it.");
   examples::add_server_flags(cli, options);
+  examples::add_threads_flag(cli, options);
   if (std::optional<int> exit_code = cli.parse(argc, argv)) return *exit_code;
   return examples::run_server("http_hello", options, &serve_http);
 }

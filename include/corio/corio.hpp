@@ -3,6 +3,7 @@
 
 #include "corio/coro/as_completed.hpp"
 #include "corio/coro/barrier.hpp"
+#include "corio/coro/channel.hpp"
 #include "corio/coro/condition.hpp"
 #include "corio/coro/coro.hpp"
 #include "corio/coro/errors.hpp"
@@ -16,6 +17,8 @@
 #include "corio/coro/queue.hpp"
 #include "corio/coro/result.hpp"
 #include "corio/coro/run.hpp"
+#include "corio/coro/run_on.hpp"
+#include "corio/coro/runtime.hpp"
 #include "corio/coro/runtime_error.hpp"
 #include "corio/coro/semaphore.hpp"
 #include "corio/coro/server.hpp"

@@ -6,6 +6,7 @@ Exits non-zero on any error.
   echo_hammer.py --host 127.0.0.1 --port 8888          # an echo server already running
   echo_hammer.py --spawn build/dev/examples/echo_server --backend poll
                                                        # start it, hammer it, SIGINT it
+  echo_hammer.py --spawn ... --threads 2               # the same over two event loops
 
 With --spawn the server must also stop cleanly on SIGINT (exit code 0) and name its
 backend on the first line. Exit code 77: that backend does not open here (skipped).
@@ -75,6 +76,7 @@ def main():
     parser.add_argument("--port", type=int, default=8888)
     parser.add_argument("--spawn", metavar="ECHO_SERVER", help="start this server binary")
     parser.add_argument("--backend", default="auto", help="backend for --spawn")
+    parser.add_argument("--threads", type=int, help="start the server with --threads N")
     parser.add_argument("--conns", type=int, default=300)
     parser.add_argument("--messages", type=int, default=8)
     parser.add_argument("--seed", type=int, default=int.from_bytes(os.urandom(4), "little"))
@@ -83,7 +85,7 @@ def main():
 
     server = None
     if args.spawn:
-        server = ExampleServer(args.spawn, args.backend)
+        server = ExampleServer(args.spawn, args.backend, threads=args.threads)
         args.port = server.port
     ok = asyncio.run(hammer(args.host, args.port, args.conns, args.messages, args.seed))
     if server:

@@ -217,6 +217,43 @@ TEST_P(EchoServerTest, ConnectionsStillOpenAfterTheGracePeriodAreCancelled) {
       << server_->output();
 }
 
+TEST_P(EchoServerTest, TwoLoopsShareThePortServeEveryByteAndStopTogether) {
+  server_.reset();
+  start({"--grace", "0.3", "--threads", "2"});
+  auto main = [&](Address to) -> Coro<void> {
+    std::vector<Coro<void>> clients;
+    for (int i = 0; i < 64; ++i)
+      clients.push_back(verified_client(to, 7000 + static_cast<std::uint64_t>(i), 4));
+    co_await gather(std::move(clients));
+    // Open on whichever loops the kernel picked: the stop line counts both loops'.
+    std::vector<Socket> idle;
+    for (int i = 0; i < 4; ++i) {
+      idle.push_back(co_await connect(to));
+      co_await ping(idle.back());
+    }
+    server_->signal(SIGTERM);
+    for (Socket& s : idle) {
+      char c = 0;
+      const std::size_t n = co_await s.recv(&c, 1);
+      EXPECT_EQ(n, 0U) << "both loops close theirs once the grace period is over";
+    }
+  };
+  run(guarded(main(address())));
+  EXPECT_EQ(server_->wait(), 0) << server_->output();
+  const std::string& out = server_->output();
+  EXPECT_NE(out.find("\nthreads: 2\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("SIGTERM: stopping, 4 connection(s) open"), std::string::npos) << out;
+  EXPECT_NE(out.find("summary: 68 connections"), std::string::npos) << out;
+  EXPECT_NE(out.find("4 cancelled after the grace period"), std::string::npos) << out;
+  // SO_REUSEPORT hashes each connection to a listener: with 68 of them, a loop that got
+  // none would mean its listener was not sharing the port.
+  for (const char* loop : {"loop 0: ", "loop 1: "}) {
+    const std::size_t at = out.find(loop);
+    ASSERT_NE(at, std::string::npos) << out;
+    EXPECT_NE(out.compare(at + std::strlen(loop), 2, "0 "), 0) << out;
+  }
+}
+
 TEST_P(EchoServerTest, AfterASignalOpenConnectionsAreServedAndNewOnesRefused) {
   server_.reset();
   start({"--grace", "600"});  // long enough that only our close ends it

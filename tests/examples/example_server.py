@@ -16,8 +16,11 @@ SKIP = 77
 
 
 class ExampleServer:
-    def __init__(self, binary, backend, extra_args=()):
+    def __init__(self, binary, backend, extra_args=(), threads=None):
         self.backend = backend
+        self.threads = threads
+        if threads is not None:
+            extra_args = [*extra_args, "--threads", str(threads)]
         self.proc = subprocess.Popen(
             [binary, "--port", "0", "--backend", backend, *extra_args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -71,4 +74,22 @@ class ExampleServer:
                             f"{self.stdout_lines[:1]}")
         if not any(l.startswith("summary: ") for l in self.stdout_lines):
             problems.append("no summary line")
+        if self.threads is not None:
+            problems += self._thread_problems()
+        return problems
+
+    def _thread_problems(self):
+        """With --threads N: the server says so, and every loop accepted connections
+        (SO_REUSEPORT spreads them by a hash of the client's port, so with dozens of
+        connections an idle loop means its listener never took part)."""
+        problems = []
+        if f"threads: {self.threads}" not in self.stdout_lines:
+            problems.append(f"no 'threads: {self.threads}' line")
+        if self.threads > 1:
+            per_loop = [l for l in self.stdout_lines if l.startswith("loop ")]
+            if len(per_loop) != self.threads:
+                problems.append(f"{len(per_loop)} per-loop lines for {self.threads} threads")
+            for line in per_loop:
+                if line.split(": ", 1)[1].startswith("0 connections"):
+                    problems.append(f"a loop accepted nothing: {line}")
         return problems

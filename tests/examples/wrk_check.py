@@ -41,13 +41,14 @@ def main():
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--wrk", default="wrk")
     parser.add_argument("--duration", default="3s")
+    parser.add_argument("--threads", type=int, help="start the server with --threads N")
     args = parser.parse_args()
     wrk = shutil.which(args.wrk)
     if wrk is None:
         print("skipped: wrk is not installed (scripts/setup.sh installs it)")
         return SKIP
 
-    server = ExampleServer(args.spawn, args.backend)
+    server = ExampleServer(args.spawn, args.backend, threads=args.threads)
     url = f"http://127.0.0.1:{server.port}/"
     run = subprocess.run([wrk, "-t1", "-c64", f"-d{args.duration}", url],
                          capture_output=True, text=True, timeout=120)

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "corio/reactor/net.hpp"
 
@@ -15,6 +16,12 @@ namespace corio::testing {
 std::intptr_t raw_send(native_handle h, const void* data, std::size_t len) noexcept;
 /// One non-blocking receive: bytes received (0 = end of stream) or -errno (-EAGAIN if none).
 std::intptr_t raw_recv(native_handle h, void* buf, std::size_t len) noexcept;
+/// Waits at most `timeout_ms` for `h` to be readable (data, end of stream or an error).
+bool wait_readable(native_handle h, int timeout_ms);
+/// The recv flag that peeks without consuming (MSG_PEEK).
+int peek_flag() noexcept;
+/// A connected SOCK_SEQPACKET pair, or two invalid_handle where there is no such type.
+std::pair<native_handle, native_handle> seqpacket_pair();
 /// Makes close() reset the connection (SO_LINGER with a zero timeout).
 void set_abortive_close(native_handle h);
 /// A blocking connect of a new non-blocking socket of `addr`'s family; throws on failure.

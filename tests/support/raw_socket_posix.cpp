@@ -13,7 +13,7 @@ namespace corio::testing {
 namespace {
 
 [[noreturn]] void fail(const char* what) {
-  throw std::system_error(errno, std::system_category(), what);
+  throw std::system_error(errno, std::generic_category(), what);
 }
 
 }  // namespace
@@ -26,6 +26,22 @@ std::intptr_t raw_send(native_handle h, const void* data, std::size_t len) noexc
 std::intptr_t raw_recv(native_handle h, void* buf, std::size_t len) noexcept {
   const ssize_t n = ::recv(static_cast<int>(h), buf, len, MSG_DONTWAIT);
   return n >= 0 ? n : (errno == EWOULDBLOCK ? -EAGAIN : -errno);
+}
+
+bool wait_readable(native_handle h, int timeout_ms) {
+  pollfd p{static_cast<int>(h), POLLIN, 0};
+  return ::poll(&p, 1, timeout_ms) == 1;
+}
+
+int peek_flag() noexcept {
+  return MSG_PEEK;
+}
+
+std::pair<native_handle, native_handle> seqpacket_pair() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0)
+    fail("socketpair");
+  return {fds[0], fds[1]};
 }
 
 void set_abortive_close(native_handle h) {
@@ -46,7 +62,7 @@ native_handle connect_blocking(const Address& addr) {
     int err = 0;
     socklen_t len = sizeof err;
     ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) throw std::system_error(err, std::system_category(), "connect");
+    if (err != 0) throw std::system_error(err, std::generic_category(), "connect");
   }
   return h;
 }

@@ -19,7 +19,7 @@ int last_errno() noexcept {
 }
 
 [[noreturn]] void fail(const char* what) {
-  throw std::system_error(last_errno(), std::system_category(), what);
+  throw std::system_error(last_errno(), std::generic_category(), what);
 }
 
 SOCKET sock(native_handle h) noexcept {
@@ -40,6 +40,21 @@ std::intptr_t raw_send(native_handle h, const void* data, std::size_t len) noexc
 std::intptr_t raw_recv(native_handle h, void* buf, std::size_t len) noexcept {
   const int n = ::recv(sock(h), static_cast<char*>(buf), clamp(len), 0);
   return n >= 0 ? n : -last_errno();
+}
+
+bool wait_readable(native_handle h, int timeout_ms) {
+  WSAPOLLFD p{};
+  p.fd = sock(h);
+  p.events = POLLRDNORM;
+  return ::WSAPoll(&p, 1, timeout_ms) == 1;
+}
+
+int peek_flag() noexcept {
+  return MSG_PEEK;
+}
+
+std::pair<native_handle, native_handle> seqpacket_pair() {
+  return {invalid_handle, invalid_handle};  // Winsock has no SOCK_SEQPACKET for AF_UNIX
 }
 
 void set_abortive_close(native_handle h) {
@@ -64,7 +79,7 @@ native_handle connect_blocking(const Address& addr) {
     ::getsockopt(sock(h), SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&err), &len);
     if (err != 0) {
       throw std::system_error(winsock::to_errno(static_cast<unsigned long>(err)),
-                              std::system_category(), "connect");
+                              std::generic_category(), "connect");
     }
   }
   return h;

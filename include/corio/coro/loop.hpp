@@ -52,6 +52,12 @@ struct RunOptions {
   /// Debug mode warns about a step that runs longer than this without yielding
   /// (asyncio's loop.slow_callback_duration). Unset: $CORIO_DEBUG_SLOW_MS, else 100 ms.
   std::optional<Duration> slow_callback_duration{};
+  /// Loops for Runtime / run_threads(), one thread each; 0 means one per CPU the process
+  /// may use. corio::run() runs one loop and accepts only 1.
+  std::size_t threads = 1;
+  /// Runtime: pin loop thread i to the i-th CPU the process may use (mod their count),
+  /// where the platform can (Linux); elsewhere the run fails with ENOTSUP.
+  bool pin_cpus = false;
 };
 
 /// The scheduler. A turn lets the reactor wait for I/O or the next timer and deliver

@@ -9,6 +9,8 @@
 #include <exception>
 #include <string>
 
+#include "corio/coro/frame_pool.hpp"
+
 namespace corio {
 
 class EventLoop;
@@ -92,6 +94,11 @@ class PromiseBase {
   PromiseBase() noexcept = default;
   PromiseBase(const PromiseBase&) = delete;
   PromiseBase& operator=(const PromiseBase&) = delete;
+
+  /// Coroutine frames come from a per-thread cache of freed ones (frame_pool.hpp), so a
+  /// coroutine called per message costs no heap allocation in steady state.
+  static void* operator new(std::size_t size) { return frame_alloc(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { frame_free(p, size); }
 
   /// The root promise of the task this frame runs in.
   [[nodiscard]] PromiseBase* task() const noexcept { return task_; }

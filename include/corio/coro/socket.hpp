@@ -99,8 +99,10 @@ class Socket {
 
   [[nodiscard]] bool is_open() const noexcept { return h_ != invalid_handle; }
   [[nodiscard]] native_handle handle() const noexcept { return h_; }
-  /// Gives up ownership without closing.
-  native_handle detach() noexcept { return std::exchange(h_, invalid_handle); }
+  /// Gives up ownership without closing; the loop's backend forgets the handle first.
+  /// A read-ahead backend (io_uring) may already hold bytes that no recv has taken
+  /// yet: they stay with corio and are dropped, so detach at a protocol boundary.
+  native_handle detach() noexcept;
   /// Closes now (also done by the destructor); the loop's backend forgets the handle
   /// first. Operations still pending on it must have finished.
   void close() noexcept;
