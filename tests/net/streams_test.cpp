@@ -15,6 +15,7 @@
 #include "backend_param.hpp"
 #include "corio/corio.hpp"
 #include "coro/test_coros.hpp"
+#include "support/platform.hpp"
 #include "support/raw_socket.hpp"
 
 namespace corio {
@@ -321,6 +322,12 @@ TEST_P(StreamReaderTest, ACancelledReaduntilLosesNothingUnderOneByteChunks) {
 }
 
 TEST_P(StreamReaderTest, AConnectionResetIsASystemErrorOnEveryLaterRead) {
+  if (testing::under_wine()) {
+    // Wine 8.0 reads a peer's abortive close (SO_LINGER 0) as end of stream, not as
+    // WSAECONNRESET: a plain blocking Winsock program (no corio) shows the same under
+    // wine64, while Windows and Linux report the reset. Real Windows still runs this.
+    GTEST_SKIP() << "Wine 8.0 reports a peer's reset (SO_LINGER 0 close) as end of stream";
+  }
   auto main = []() -> Coro<void> {
     auto [client, server] = co_await tcp_pair();
     auto [reader, writer] = make_streams(std::move(client));
