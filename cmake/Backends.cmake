@@ -23,7 +23,7 @@ if(UNIX)
   # The platform's synchronous socket calls and signal delivery (not a backend: every
   # backend on the platform shares them).
   list(APPEND CORIO_BACKEND_SOURCES reactor/net_posix.cpp reactor/signals_posix.cpp
-       reactor/posix_fd.cpp reactor/faults_posix.cpp)
+       reactor/posix_fd.cpp)
 
   # Capabilities, not platforms: the code says CORIO_HAVE_ACCEPT4, never __APPLE__.
   # Linux and FreeBSD make a descriptor non-blocking and close-on-exec in the call that
@@ -78,6 +78,20 @@ endif()
 
 if(UNIX)
   corio_add_backend(poll backends/poll.cpp)
+endif()
+
+if(WIN32)
+  # Windows (cross-compiled with mingw-w64 and tested under Wine: the windows-wine
+  # preset). The Winsock counterparts of net_posix.cpp and signals_posix.cpp, the errno
+  # table they share with the backend, and IOCP, the only backend there.
+  list(APPEND CORIO_BACKEND_SOURCES backends/winsock.cpp reactor/net_win.cpp
+       reactor/signals_win.cpp)
+  corio_add_backend(iocp backends/iocp.cpp)
+  # Windows 10 APIs (and their declarations in mingw's headers); windows.h without its
+  # min/max macros and rarely used parts.
+  list(APPEND CORIO_BACKEND_DEFINITIONS _WIN32_WINNT=0x0A00 WIN32_LEAN_AND_MEAN NOMINMAX)
+  # ntdll: NtDeviceIoControlFile (AFD poll) and NtSetInformationFile.
+  list(APPEND CORIO_BACKEND_LIBRARIES ws2_32 ntdll)
 endif()
 
 message(STATUS "corio backends: ${CORIO_BACKENDS}")

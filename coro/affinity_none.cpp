@@ -14,7 +14,7 @@ std::size_t usable_cpu_count() noexcept {
 }
 
 void pin_current_thread(std::size_t /*index*/) {
-  throw std::system_error(ENOTSUP, std::system_category(),
+  throw std::system_error(ENOTSUP, std::generic_category(),
                           "corio: pinning threads to CPUs is not supported on this platform");
 }
 

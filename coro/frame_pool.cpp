@@ -16,7 +16,11 @@ constexpr std::size_t kClasses = 16;       // pooled up to 1 KiB; larger frames 
 constexpr std::uint32_t kMaxCached = 128;  // per class and thread
 
 // ASan must see every frame freed, or a use after free of a frame would go unnoticed.
-#if defined(__SANITIZE_ADDRESS__)
+// CORIO_NO_FRAME_POOL (set by the build where thread_local destructors are unsafe, see
+// CMakeLists.txt) sends every frame to the heap too.
+#if defined(CORIO_NO_FRAME_POOL)
+constexpr bool kPool = false;
+#elif defined(__SANITIZE_ADDRESS__)
 constexpr bool kPool = false;
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)

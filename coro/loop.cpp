@@ -199,7 +199,7 @@ void EventLoop::run_once(bool may_block) {
   // stop() means this turn must not wait (asyncio: timeout 0 when _stopping).
   const bool inbox_waiting = inbox_pending_.load(std::memory_order_acquire);
   int rc = reactor_->run_once(may_block && ready_.empty() && !inbox_waiting && !stopping_);
-  if (rc < 0) throw std::system_error(-rc, std::system_category(), "corio: backend wait failed");
+  if (rc < 0) throw std::system_error(-rc, std::generic_category(), "corio: backend wait failed");
   run_inbox();
   const std::size_t n = ready_.size();
   if (debug_on_) [[unlikely]] {

@@ -1,6 +1,7 @@
 #include "corio/coro/runtime.hpp"
 
-#include <latch>
+#include <algorithm>
+#include <condition_variable>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -54,6 +55,32 @@ EventLoop& Runtime::loop(std::size_t i) {
   return *loop;
 }
 
+// Where the loop threads meet before any main runs. Not std::latch: libstdc++ 12's latch
+// on targets without futexes (mingw-w64) could miss the wake-up of the last arrival,
+// leaving a loop thread asleep in arrive_and_wait for good (seen under Wine).
+struct Runtime::StartGate {
+  explicit StartGate(std::size_t n) noexcept : left(n) {}
+  /// Counts `n` arrivals that will never wait (threads that could not be started).
+  void count_down(std::size_t n) {
+    std::lock_guard lock(mutex);
+    left -= std::min(n, left);
+    if (left == 0) all_here.notify_all();
+  }
+  void arrive_and_wait() {
+    std::unique_lock lock(mutex);
+    if (left > 0) --left;
+    if (left == 0) {
+      all_here.notify_all();
+      return;
+    }
+    all_here.wait(lock, [this] { return left == 0; });
+  }
+
+  std::mutex mutex;
+  std::condition_variable all_here;
+  std::size_t left;
+};
+
 void Runtime::stop() noexcept {
   std::lock_guard lock(shared_->mutex);
   shared_->stop_requested = true;
@@ -91,7 +118,7 @@ void Runtime::run_erased(const MainFactory& make_main) {
     shared_->unfinished = size_;
   }
   std::vector<std::thread> threads;
-  std::latch started(static_cast<std::ptrdiff_t>(size_));
+  StartGate started(size_);
   std::exception_ptr spawn_error;
   try {
     threads.reserve(size_);
@@ -106,7 +133,7 @@ void Runtime::run_erased(const MainFactory& make_main) {
       if (!shared_->error) shared_->error = spawn_error;
       shared_->setup_failed = true;
     }
-    started.count_down(static_cast<std::ptrdiff_t>(size_ - threads.size()));
+    started.count_down(size_ - threads.size());
   }
   for (std::thread& t : threads)
     t.join();
@@ -125,7 +152,7 @@ void Runtime::run_erased(const MainFactory& make_main) {
   if (cancelled) throw CancelledError();
 }
 
-void Runtime::thread_main(std::size_t i, const MainFactory& make_main, std::latch& started) {
+void Runtime::thread_main(std::size_t i, const MainFactory& make_main, StartGate& started) {
   EventLoop* loop = nullptr;
   try {
     if (options_.pin_cpus) detail::pin_current_thread(i);

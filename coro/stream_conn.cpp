@@ -90,7 +90,10 @@ StreamConn::FillAwaiter StreamConn::fill(std::size_t hint) {
 
 bool StreamConn::FillAwaiter::await_resume() {
   StreamConn& c = *conn_;
+  c.filling_ = nullptr;
   c.waiting_since_.reset();
+  throw_if_cancelled();  // the task's own cancellation wins over a close
+  if (result == -ECANCELED && c.eof_) return false;  // stopped by wake_reader()
   std::size_t n = 0;
   try {
     n = IoAwaiter::await_resume();
@@ -126,14 +129,16 @@ void StreamConn::end_input() noexcept {
 }
 
 void StreamConn::wake_reader() noexcept {
-  if (!reading_ || !sock_.is_open()) return;
-  // shutdown(SHUT_RD) makes a pending recv return 0 (the kernel wakes the socket's
-  // waiters, so epoll and poll report it readable); the read then sees EOF.
-  try {
-    sock_.shutdown(ShutdownHow::read);
-  } catch (const std::system_error&) {
-    // ENOTCONN: the peer is gone already, and the recv has failed or will.
-  }
+  // Cancelling the pending receive works on every backend, where shutdown(SHUT_RD)
+  // does not: an overlapped WSARecv is not woken by it, and on Windows bytes arriving
+  // after it reset the connection. The receive completes with ECANCELED (or with what
+  // it got first), and with eof_ set the reader takes ECANCELED as the end of stream.
+  if (!reading_ || filling_ == nullptr || !sock_.is_open()) return;
+  filling_->stop();
+}
+
+void StreamConn::FillAwaiter::stop() noexcept {
+  if (EventLoop* loop = EventLoop::current()) loop->reactor().cancel(*this);
 }
 
 // --- writing ---
@@ -153,7 +158,7 @@ void StreamConn::write(std::string_view data) {
       data.remove_prefix(static_cast<std::size_t>(r));
       if (data.empty()) return;
     } else if (r != -EAGAIN) {
-      write_error_ = std::error_code(static_cast<int>(-r), std::system_category());
+      write_error_ = std::error_code(static_cast<int>(-r), std::generic_category());
       throw std::system_error(write_error_, "corio: send");
     }
   }

@@ -149,6 +149,7 @@ class StreamConn : public std::enable_shared_from_this<StreamConn> {
   // Read side.
   std::error_code read_error_;
   std::optional<TimePoint> waiting_since_;
+  FillAwaiter* filling_ = nullptr;  // the reader's receive while it is suspended in one
   bool eof_ = false;
   bool reading_ = false;
   bool track_idle_ = false;
@@ -171,14 +172,29 @@ class StreamConn : public std::enable_shared_from_this<StreamConn> {
 };
 
 /// A receive into the free end of a connection's read buffer. The bytes count only once
-/// the await returns them, so a cancelled receive leaves the buffer as it was.
+/// the await returns them, so a cancelled receive leaves the buffer as it was. While it
+/// is suspended the connection knows it, so close() can stop it (see wake_reader()).
 class [[nodiscard]] StreamConn::FillAwaiter : public IoAwaiter {
  public:
   FillAwaiter(StreamConn& c, std::span<char> room) noexcept
       : IoAwaiter(OpCode::recv, c.sock_.handle(), room.data(), room.size(), 0, nullptr, "recv"),
         conn_(&c) {}
-  /// Commits what arrived; false at EOF. Records a receive error before raising it.
+  FillAwaiter(const FillAwaiter&) = delete;
+  FillAwaiter& operator=(const FillAwaiter&) = delete;
+  ~FillAwaiter() {
+    if (conn_->filling_ == this) conn_->filling_ = nullptr;
+  }
+
+  template <detail::CorioPromise P>
+  bool await_suspend(std::coroutine_handle<P> caller) {
+    conn_->filling_ = this;
+    return IoAwaiter::await_suspend(caller);
+  }
+  /// Commits what arrived; false at EOF (a receive stopped by close() included).
+  /// Records a receive error before raising it.
   bool await_resume();
+  /// Cancels the receive in the reactor; it then completes with ECANCELED.
+  void stop() noexcept;
 
  private:
   StreamConn* conn_;

@@ -310,6 +310,13 @@ int get_option(native_handle h, SocketOption option) {
   return value;
 }
 
+bool is_stream(native_handle h) noexcept {
+  int type = 0;
+  socklen_t len = sizeof type;
+  return ::getsockopt(static_cast<int>(h), SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+         type == SOCK_STREAM;
+}
+
 void shutdown(native_handle h, ShutdownHow how) {
   const int native = how == ShutdownHow::read    ? SHUT_RD
                      : how == ShutdownHow::write ? SHUT_WR

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package that corio's build, tests, examples and benchmarks
-# need. Quiet and quick when they are all there already; run as root (or with sudo).
+# need (with --windows, also the mingw-w64 + Wine toolchain of the windows-wine preset).
+# Quiet and quick when they are all there already; run as root (or with sudo).
 set -euo pipefail
 
 packages=(
@@ -8,6 +9,12 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev liburing-dev
   wrk  # the http_hello load test (tests/examples/wrk_check.py)
 )
+# --windows: also what the windows-wine preset needs (the cross compiler with the posix
+# threads model that std::thread needs, Wine to run the tests, GoogleTest's sources to
+# build with that compiler). Not needed for the quick start.
+if [ "${1:-}" = "--windows" ]; then
+  packages+=(g++-mingw-w64-x86-64-posix wine64 wine googletest)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

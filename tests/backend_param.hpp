@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <string>
+#include <system_error>
 #include <utility>
 
 #include "corio/corio.hpp"
@@ -55,6 +56,17 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
 inline std::string unix_socket_name(const std::string& stem) {
   std::string name = CORIO_TEST_ABSTRACT_UNIX_SOCKETS ? "@" : "/tmp/";
   return name.append(stem).append(1, '-').append(std::to_string(::getpid()));
+}
+
+/// Whether this system can open Unix domain sockets (Wine 8 cannot: its AF_UNIX
+/// socket() fails with EAFNOSUPPORT), for tests that skip without them.
+inline bool unix_sockets_available() {
+  try {
+    net::close_socket(net::open_socket(AddressFamily::local, SocketType::stream));
+    return true;
+  } catch (const std::system_error&) {
+    return false;
+  }
 }
 
 inline std::string backend_test_name(const ::testing::TestParamInfo<std::string>& info) {

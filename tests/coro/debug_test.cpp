@@ -14,6 +14,7 @@
 #include "backend_param.hpp"
 #include "corio/corio.hpp"
 #include "coro/debug.hpp"
+#include "support/scoped_env.hpp"
 
 namespace corio {
 namespace {
@@ -27,31 +28,7 @@ constexpr bool kNamesCoroutines = true;
 constexpr bool kNamesCoroutines = false;
 #endif
 
-/// Sets (or with nullptr unsets) an environment variable for the scope of a test.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value != nullptr) {
-      ::setenv(name, value, 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using testing::ScopedEnv;
 
 bool contains(const std::string& text, const std::string& needle) {
   return text.find(needle) != std::string::npos;

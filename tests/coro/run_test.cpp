@@ -9,6 +9,7 @@
 
 #include "backend_param.hpp"
 #include "corio/corio.hpp"
+#include "support/scoped_env.hpp"
 
 namespace corio {
 namespace {
@@ -17,25 +18,7 @@ using testing::BackendTest;
 
 class RunTest : public BackendTest {};
 
-/// Sets an environment variable for the scope of a test.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    ::setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using testing::ScopedEnv;
 
 Coro<std::string> backend_in_use() {
   co_return std::string(current_backend());
@@ -100,17 +83,29 @@ TEST(BackendSelectionTest, AutoPicksTheFirstBackendThatOpens) {
   EXPECT_EQ(corio::run(backend_in_use(), RunOptions{.backend = "auto"}), available.front());
 }
 
-// CORIO_REQUIRED_BACKENDS comes from tests/CMakeLists.txt: the platform's native poller
-// and poll ("epoll,poll" on Linux, "kqueue,poll" on macOS and the BSDs).
-TEST(BackendSelectionTest, ThePlatformsNativePollerAndPollAreBuilt) {
+// Expects run() to know every name in a comma-separated list.
+void expect_selectable(std::string_view list) {
   const auto& names = backend_names();
-  std::string_view required = CORIO_REQUIRED_BACKENDS;
-  while (!required.empty()) {
-    const std::size_t comma = std::min(required.find(','), required.size());
-    const std::string_view name = required.substr(0, comma);
+  while (!list.empty()) {
+    const std::size_t comma = std::min(list.find(','), list.size());
+    const std::string_view name = list.substr(0, comma);
     EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
-    required.remove_prefix(std::min(comma + 1, required.size()));
+    list.remove_prefix(std::min(comma + 1, list.size()));
   }
+}
+
+// CORIO_REQUIRED_BACKENDS comes from tests/CMakeLists.txt: the platform's native poller
+// and, on POSIX, poll ("epoll,poll" on Linux, "kqueue,poll" on macOS and the BSDs,
+// "iocp" on Windows). A build that lost one would still pass every other test.
+TEST(BackendSelectionTest, ThePlatformsNativePollerIsBuilt) {
+  expect_selectable(CORIO_REQUIRED_BACKENDS);
+}
+
+// CORIO_BUILT_BACKENDS is the list cmake/Backends.cmake chose for this platform
+// ("io_uring,epoll,poll" on Linux, "iocp" on Windows): selection must know them all.
+TEST(BackendSelectionTest, EveryBackendTheBuildCompiledIsSelectable) {
+  ASSERT_FALSE(std::string_view(CORIO_BUILT_BACKENDS).empty());
+  expect_selectable(CORIO_BUILT_BACKENDS);
 }
 
 TEST(BackendSelectionTest, NoLoopMeansNoCurrentBackend) {

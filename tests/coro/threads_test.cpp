@@ -58,10 +58,14 @@ TEST_P(ThreadsTest, CancellingToThreadReturnsAtOnceAndDropsTheLateResult) {
     auto release = std::make_shared<std::promise<void>>();
     std::shared_future<void> gate = release->get_future().share();
     auto blocked = [](std::shared_future<void> g) -> Coro<int> {
-      co_return co_await to_thread([g] {
+      // Named first: g++ 12 destroys a by-value capture of a lambda that is a temporary
+      // in a co_await expression one time too many (a double release of the future's
+      // shared state, which corrupted the heap under mingw; clang is right).
+      auto wait_for_gate = [g] {
         g.wait();
         return 1;
-      });
+      };
+      co_return co_await to_thread(std::move(wait_for_gate));
     };
     Task<int> t = create_task(blocked(gate));
     co_await sleep(5ms);

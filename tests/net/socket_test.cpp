@@ -1,8 +1,9 @@
 // Socket, Address, resolve and connect over real loopback sockets on every backend.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
 
+#if CORIO_TEST_POSIX
 #include <pthread.h>
+#endif
 
 #include <atomic>
 #include <cerrno>
@@ -16,6 +17,8 @@
 #include "backend_param.hpp"
 #include "corio/corio.hpp"
 #include "coro/test_coros.hpp"
+#include "support/platform.hpp"
+#include "support/raw_socket.hpp"
 
 namespace corio {
 namespace {
@@ -75,6 +78,9 @@ TEST_P(SocketTest, TcpOverIpv6Loopback) {
 }
 
 TEST_P(SocketTest, UnixStreamSockets) {
+  if (!testing::unix_sockets_available()) {
+    GTEST_SKIP() << "no Unix domain sockets here (Wine 8.0 has no AF_UNIX)";
+  }
   run(round_trip(Address::local(testing::unix_socket_name("corio-test-" + GetParam()))));
 }
 
@@ -152,16 +158,17 @@ TEST_P(SocketTest, AnUnknownHostIsAResolverError) {
 }
 
 TEST_P(SocketTest, APeerResetIsConnectionReset) {
+  if (testing::under_wine()) {
+    // Wine 8.0 reads a peer's abortive close (SO_LINGER 0) as end of stream, not as
+    // WSAECONNRESET: a plain blocking Winsock program (no corio) shows the same under
+    // wine64, while Windows and Linux report the reset. Real Windows still runs this.
+    GTEST_SKIP() << "Wine 8.0 reports a peer's reset (SO_LINGER 0 close) as end of stream";
+  }
   auto main = []() -> Coro<void> {
     Socket listener = listen_on(Address::loopback(AddressFamily::ipv4, 0));
     Socket client = co_await connect(listener.local_address());
     Socket server = co_await listener.accept();
-    // SO_LINGER with a zero timeout makes close() send RST instead of FIN.
-    struct linger lg {
-      1, 0
-    };
-    EXPECT_EQ(
-        ::setsockopt(static_cast<int>(server.handle()), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    testing::set_abortive_close(server.handle());  // close() sends RST instead of FIN
     server.close();
     int code = 0;
     try {
@@ -195,6 +202,7 @@ TEST_P(SocketTest, MultiMegabyteSendAllSurvivesShortWrites) {
   run(main());
 }
 
+#if CORIO_TEST_POSIX  // POSIX signals (CMake defines it on POSIX systems)
 // Signals landing on the loop's thread without SA_RESTART make blocking calls (the
 // backend's wait) fail with EINTR; nothing may be lost or fail because of it.
 TEST_P(SocketTest, SignalStormsInterruptingTheLoopLoseNoBytes) {
@@ -230,6 +238,7 @@ TEST_P(SocketTest, SignalStormsInterruptingTheLoopLoseNoBytes) {
   storm.join();
   ::sigaction(SIGUSR1, &old, nullptr);
 }
+#endif
 
 TEST_P(SocketTest, ACancelledRecvLosesNoBytes) {
   auto main = []() -> Coro<void> {

@@ -1,7 +1,6 @@
 // StreamReader and StreamWriter over real sockets (socket pairs and loopback TCP) on
 // every backend.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,6 +15,8 @@
 #include "backend_param.hpp"
 #include "corio/corio.hpp"
 #include "coro/test_coros.hpp"
+#include "support/platform.hpp"
+#include "support/raw_socket.hpp"
 
 namespace corio {
 namespace {
@@ -69,10 +70,7 @@ Coro<std::pair<Socket, Socket>> tcp_pair() {
 
 // close() that sends RST instead of FIN (SO_LINGER with a zero timeout).
 void reset(Socket& s) {
-  struct linger lg {
-    1, 0
-  };
-  EXPECT_EQ(::setsockopt(static_cast<int>(s.handle()), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+  testing::set_abortive_close(s.handle());
   s.close();
 }
 
@@ -324,6 +322,12 @@ TEST_P(StreamReaderTest, ACancelledReaduntilLosesNothingUnderOneByteChunks) {
 }
 
 TEST_P(StreamReaderTest, AConnectionResetIsASystemErrorOnEveryLaterRead) {
+  if (testing::under_wine()) {
+    // Wine 8.0 reads a peer's abortive close (SO_LINGER 0) as end of stream, not as
+    // WSAECONNRESET: a plain blocking Winsock program (no corio) shows the same under
+    // wine64, while Windows and Linux report the reset. Real Windows still runs this.
+    GTEST_SKIP() << "Wine 8.0 reports a peer's reset (SO_LINGER 0 close) as end of stream";
+  }
   auto main = []() -> Coro<void> {
     auto [client, server] = co_await tcp_pair();
     auto [reader, writer] = make_streams(std::move(client));
@@ -599,6 +603,9 @@ TEST_P(StreamWriterTest, ReportsBothAddresses) {
 }
 
 TEST_P(StreamWriterTest, OpenConnectionByNameAndOverUnixSockets) {
+  if (!testing::unix_sockets_available()) {
+    GTEST_SKIP() << "no Unix domain sockets here (Wine 8.0 has no AF_UNIX)";
+  }
   auto main = [](std::string unix_path) -> Coro<void> {
     Socket listener = listen_on(Address::loopback(AddressFamily::ipv4, 0));
     StreamOptions options;

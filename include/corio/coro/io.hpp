@@ -44,12 +44,13 @@ class [[nodiscard]] IoAwaiter : protected detail::WaitPoint, protected Operation
     return true;
   }
 
-  /// The byte count or new handle; throws std::system_error on failure and
-  /// CancelledError when the task was cancelled during the operation.
+  /// The byte count or new handle; throws std::system_error (an errno value, so the
+  /// generic category) on failure and CancelledError when the task was cancelled
+  /// during the operation.
   std::size_t await_resume() const {
     throw_if_cancelled();
     if (result < 0)
-      throw std::system_error(static_cast<int>(-result), std::system_category(), what_);
+      throw std::system_error(static_cast<int>(-result), std::generic_category(), what_);
     return static_cast<std::size_t>(result);
   }
 

@@ -7,7 +7,6 @@
 #include <cstddef>
 #include <exception>
 #include <functional>
-#include <latch>
 #include <memory>
 #include <optional>
 #include <type_traits>
@@ -96,7 +95,8 @@ class Runtime {
   struct Shared;
 
   void run_erased(const MainFactory& make_main);
-  void thread_main(std::size_t i, const MainFactory& make_main, std::latch& started);
+  struct StartGate;
+  void thread_main(std::size_t i, const MainFactory& make_main, StartGate& started);
   Coro<void> host(std::size_t i, const MainFactory& make_main);
   void finish(std::size_t i, std::exception_ptr error) noexcept;
   void post_locked(std::size_t i, std::function<void()> fn) noexcept;

@@ -95,6 +95,8 @@ void shutdown(native_handle h, ShutdownHow how);
 [[nodiscard]] std::intptr_t try_send(native_handle h, const void* buf, std::size_t len) noexcept;
 [[nodiscard]] Address local_address(native_handle h);
 [[nodiscard]] Address peer_address(native_handle h);
+/// Whether `h` is a stream socket (false for a datagram socket or a failing query).
+[[nodiscard]] bool is_stream(native_handle h) noexcept;
 /// The largest backlog the OS accepts (SOMAXCONN).
 [[nodiscard]] int max_backlog() noexcept;
 

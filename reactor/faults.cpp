@@ -1,8 +1,6 @@
 // The fault injector behind corio/reactor/faults.hpp. Random numbers come from a
 // counter hashed with the seed (splitmix64), so loops on several threads can share it
 // without a lock and one thread's sequence repeats from the same seed.
-#include <sys/socket.h>
-
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -12,6 +10,7 @@
 #include <string>
 
 #include "corio/reactor/faults.hpp"
+#include "corio/reactor/net.hpp"
 
 namespace corio::faults {
 namespace detail {
@@ -45,13 +44,6 @@ void count(Kind k) noexcept {
   g_injected[static_cast<std::size_t>(k)].fetch_add(1, std::memory_order_relaxed);
 }
 
-bool is_stream(native_handle h) noexcept {
-  int type = 0;
-  socklen_t len = sizeof type;
-  return ::getsockopt(static_cast<int>(h), SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
-         type == SOCK_STREAM;
-}
-
 Kind kind_named(std::string_view name) {
   for (std::size_t i = 0; i < std::size(kind_names); ++i) {
     if (name == kind_names[i]) return static_cast<Kind>(i);
@@ -79,7 +71,7 @@ bool roll(Kind k, native_handle h) noexcept {
 
 std::size_t shorten(const Operation& op) noexcept {
   if (op.length < 2 || !roll(Kind::short_io, op.handle)) return op.length;
-  if (!is_stream(op.handle)) {  // a datagram cut short would lose its tail: undo
+  if (!net::is_stream(op.handle)) {  // a datagram cut short would lose its tail: undo
     g_injected[static_cast<std::size_t>(Kind::short_io)].fetch_sub(1, std::memory_order_relaxed);
     return op.length;
   }

@@ -1,0 +1,477 @@
+// The Winsock calls behind corio/reactor/net.hpp (the Windows twin of net_posix.cpp).
+// Sockets are created overlapped (for the IOCP backend), non-inheritable (close-on-exec)
+// and non-blocking (for try_send); errors are turned into errno values in one place,
+// backends/winsock.cpp, so the layers above see what they see on POSIX.
+// winsock2.h first: windows.h would otherwise bring in the old winsock.h.
+#include <winsock2.h>
+
+#include <afunix.h>
+#include <windows.h>
+#include <ws2tcpip.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+#include "backends/winsock.hpp"
+#include "corio/reactor/net.hpp"
+
+namespace corio {
+namespace {
+
+static_assert(sizeof(SocketAddress::data) >= sizeof(sockaddr_storage));
+static_assert(sizeof(SOCKET) <= sizeof(native_handle));
+
+// errno values, so the generic category: mingw's system_category() reads its codes as
+// Windows error numbers (its message for ECONNREFUSED would be some ERROR_* text).
+[[noreturn]] void throw_code(int err, const char* what) {
+  throw std::system_error(err, std::generic_category(), what);
+}
+
+[[noreturn]] void throw_wsa(const char* what) {
+  throw_code(winsock::to_errno(static_cast<unsigned long>(::WSAGetLastError())), what);
+}
+
+void start_winsock() {
+  if (const int err = winsock::startup(); err != 0) throw_code(err, "WSAStartup");
+}
+
+SOCKET sock(native_handle h) noexcept {
+  return static_cast<SOCKET>(h);
+}
+
+sockaddr* sa(SocketAddress& a) noexcept {
+  return reinterpret_cast<sockaddr*>(a.data);
+}
+const sockaddr* sa(const SocketAddress& a) noexcept {
+  return reinterpret_cast<const sockaddr*>(a.data);
+}
+
+int native_family(AddressFamily f) noexcept {
+  switch (f) {
+    case AddressFamily::ipv4:
+      return AF_INET;
+    case AddressFamily::ipv6:
+      return AF_INET6;
+    case AddressFamily::local:
+      return AF_UNIX;
+    case AddressFamily::unspecified:
+      break;
+  }
+  return AF_UNSPEC;
+}
+
+int native_type(SocketType t) noexcept {
+  return t == SocketType::stream ? SOCK_STREAM : SOCK_DGRAM;
+}
+
+void set_v4(Address& out, in_addr addr, std::uint16_t port) {
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(port);
+  sin.sin_addr = addr;
+  std::memcpy(out.raw().data, &sin, sizeof sin);
+  out.raw().size = sizeof sin;
+}
+
+void set_v6(Address& out, const in6_addr& addr, std::uint16_t port, std::uint32_t scope) {
+  sockaddr_in6 sin6{};
+  sin6.sin6_family = AF_INET6;
+  sin6.sin6_port = htons(port);
+  sin6.sin6_addr = addr;
+  sin6.sin6_scope_id = scope;
+  std::memcpy(out.raw().data, &sin6, sizeof sin6);
+  out.raw().size = sizeof sin6;
+}
+
+struct OptionSpec {
+  int level;
+  int name;
+};
+
+// Windows has no SO_REUSEPORT, and its SO_REUSEADDR lets another socket take over a
+// bound port, which is not what POSIX's means (bind despite TIME_WAIT, which Windows
+// allows by default). So reuse_address maps to nothing (see set_option) and reuse_port
+// is refused with ENOPROTOOPT.
+OptionSpec spec(SocketOption o) noexcept {
+  switch (o) {
+    case SocketOption::reuse_address:
+    case SocketOption::reuse_port:
+      return {SOL_SOCKET, 0};
+    case SocketOption::no_delay:
+      return {IPPROTO_TCP, TCP_NODELAY};
+    case SocketOption::keep_alive:
+      return {SOL_SOCKET, SO_KEEPALIVE};
+    case SocketOption::broadcast:
+      return {SOL_SOCKET, SO_BROADCAST};
+    case SocketOption::v6_only:
+      return {IPPROTO_IPV6, IPV6_V6ONLY};
+    case SocketOption::recv_buffer:
+      return {SOL_SOCKET, SO_RCVBUF};
+    case SocketOption::send_buffer:
+      return {SOL_SOCKET, SO_SNDBUF};
+  }
+  return {SOL_SOCKET, 0};
+}
+
+class ResolverCategory : public std::error_category {
+ public:
+  [[nodiscard]] const char* name() const noexcept override { return "resolver"; }
+  [[nodiscard]] std::string message(int code) const override { return ::gai_strerrorA(code); }
+};
+
+SOCKET new_socket(int family, int type) {
+  start_winsock();
+  // Overlapped for IOCP; not inherited by child processes (POSIX's close-on-exec).
+  SOCKET s =
+      ::WSASocketW(family, type, 0, nullptr, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  if (s == INVALID_SOCKET) throw_wsa("socket");
+  // Non-blocking too: try_send and the synchronous calls must never block the loop.
+  // Overlapped operations are not affected: they still pend.
+  u_long on = 1;
+  if (::ioctlsocket(s, FIONBIO, &on) != 0) {
+    const int err = ::WSAGetLastError();
+    ::closesocket(s);
+    throw_code(winsock::to_errno(static_cast<unsigned long>(err)), "ioctlsocket");
+  }
+  return s;
+}
+
+// Blocks until `s` is connected or fails (used only by socket_pair on loopback).
+void wait_connected(SOCKET s) {
+  WSAPOLLFD p{};
+  p.fd = s;
+  p.events = POLLWRNORM;
+  if (::WSAPoll(&p, 1, 10000) != 1) throw_code(ETIMEDOUT, "socketpair: connect");
+  int err = 0;
+  int len = sizeof err;
+  ::getsockopt(s, SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&err), &len);
+  if (err != 0) throw_code(winsock::to_errno(static_cast<unsigned long>(err)), "socketpair");
+}
+
+}  // namespace
+
+Address Address::ip(std::string_view host, std::uint16_t port) {
+  start_winsock();
+  std::string h(host);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  Address a;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, h.c_str(), &v4) == 1) {
+    set_v4(a, v4, port);
+    return a;
+  }
+  std::uint32_t scope = 0;
+  if (auto pct = h.find('%'); pct != std::string::npos) {
+    // Only numeric zones: interface names would need iphlpapi for one rare case.
+    std::string zone = h.substr(pct + 1);
+    h.resize(pct);
+    char* end = nullptr;
+    scope = static_cast<std::uint32_t>(std::strtoul(zone.c_str(), &end, 10));
+    if (end == zone.c_str() || *end != '\0') {
+      throw std::invalid_argument("corio: unknown IPv6 zone '" + zone + "'");
+    }
+  }
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, h.c_str(), &v6) == 1) {
+    set_v6(a, v6, port, scope);
+    return a;
+  }
+  throw std::invalid_argument("corio: '" + std::string(host) + "' is not a numeric IP address");
+}
+
+Address Address::any(AddressFamily family, std::uint16_t port) {
+  Address a;
+  if (family == AddressFamily::ipv6) {
+    set_v6(a, in6addr_any, port, 0);
+  } else {
+    in_addr any{};
+    any.s_addr = htonl(INADDR_ANY);
+    set_v4(a, any, port);
+  }
+  return a;
+}
+
+Address Address::loopback(AddressFamily family, std::uint16_t port) {
+  Address a;
+  if (family == AddressFamily::ipv6) {
+    set_v6(a, in6addr_loopback, port, 0);
+  } else {
+    in_addr lo{};
+    lo.s_addr = htonl(INADDR_LOOPBACK);
+    set_v4(a, lo, port);
+  }
+  return a;
+}
+
+Address Address::local(std::string_view path) {
+  sockaddr_un sun{};
+  if (path.empty() || path.size() >= sizeof sun.sun_path) {
+    throw std::invalid_argument("corio: a Unix socket path must have 1 to " +
+                                std::to_string(sizeof sun.sun_path - 1) + " bytes");
+  }
+  sun.sun_family = AF_UNIX;
+  std::memcpy(sun.sun_path, path.data(), path.size());
+  Address a;
+  std::memcpy(a.raw_.data, &sun, sizeof sun);
+  a.raw_.size = static_cast<std::uint32_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+  return a;
+}
+
+AddressFamily Address::family() const noexcept {
+  if (raw_.size == 0) return AddressFamily::unspecified;
+  switch (sa(raw_)->sa_family) {
+    case AF_INET:
+      return AddressFamily::ipv4;
+    case AF_INET6:
+      return AddressFamily::ipv6;
+    case AF_UNIX:
+      return AddressFamily::local;
+    default:
+      return AddressFamily::unspecified;
+  }
+}
+
+std::uint16_t Address::port() const noexcept {
+  switch (family()) {
+    case AddressFamily::ipv4:
+      return ntohs(reinterpret_cast<const sockaddr_in*>(raw_.data)->sin_port);
+    case AddressFamily::ipv6:
+      return ntohs(reinterpret_cast<const sockaddr_in6*>(raw_.data)->sin6_port);
+    default:
+      return 0;
+  }
+}
+
+std::string Address::host() const {
+  char buf[INET6_ADDRSTRLEN + 2] = {};
+  switch (family()) {
+    case AddressFamily::ipv4:
+      ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(raw_.data)->sin_addr, buf,
+                  sizeof buf);
+      return buf;
+    case AddressFamily::ipv6: {
+      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(raw_.data);
+      ::inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof buf);
+      std::string s = buf;
+      if (sin6->sin6_scope_id != 0) {
+        s += '%';
+        s += std::to_string(sin6->sin6_scope_id);
+      }
+      return s;
+    }
+    case AddressFamily::local: {
+      const auto* sun = reinterpret_cast<const sockaddr_un*>(raw_.data);
+      const std::size_t n = raw_.size - offsetof(sockaddr_un, sun_path);
+      if (n == 0) return "";
+      return std::string(sun->sun_path, ::strnlen(sun->sun_path, n));
+    }
+    case AddressFamily::unspecified:
+      break;
+  }
+  return "";
+}
+
+std::string Address::to_string() const {
+  switch (family()) {
+    case AddressFamily::ipv4:
+      return host().append(1, ':').append(std::to_string(port()));
+    case AddressFamily::ipv6:
+      return std::string(1, '[').append(host()).append("]:").append(std::to_string(port()));
+    default:
+      return host();
+  }
+}
+
+bool operator==(const Address& a, const Address& b) noexcept {
+  return a.raw_.size == b.raw_.size && std::memcmp(a.raw_.data, b.raw_.data, a.raw_.size) == 0;
+}
+
+namespace net {
+
+native_handle open_socket(AddressFamily family, SocketType type) {
+  return static_cast<native_handle>(new_socket(native_family(family), native_type(type)));
+}
+
+// Windows has no socketpair(); a connected loopback pair stands in for it (what CPython's
+// socket.socketpair and libuv do). Datagram pairs are two UDP sockets connected to each
+// other. A stream pair gets TCP_NODELAY so small writes travel at once, as on a Unix pair.
+std::pair<native_handle, native_handle> socket_pair(SocketType type) {
+  Address lo = Address::loopback(AddressFamily::ipv4, 0);
+  if (type == SocketType::datagram) {
+    SOCKET a = new_socket(AF_INET, SOCK_DGRAM);
+    SOCKET b = INVALID_SOCKET;
+    try {
+      b = new_socket(AF_INET, SOCK_DGRAM);
+      bind(static_cast<native_handle>(a), lo);
+      bind(static_cast<native_handle>(b), lo);
+      const Address addr_a = local_address(static_cast<native_handle>(a));
+      const Address addr_b = local_address(static_cast<native_handle>(b));
+      if (::connect(a, sa(addr_b.raw()), static_cast<int>(addr_b.raw().size)) != 0 ||
+          ::connect(b, sa(addr_a.raw()), static_cast<int>(addr_a.raw().size)) != 0) {
+        throw_wsa("socketpair: connect");
+      }
+    } catch (...) {
+      ::closesocket(a);
+      if (b != INVALID_SOCKET) ::closesocket(b);
+      throw;
+    }
+    return {static_cast<native_handle>(a), static_cast<native_handle>(b)};
+  }
+  SOCKET listener = new_socket(AF_INET, SOCK_STREAM);
+  SOCKET a = INVALID_SOCKET;
+  SOCKET b = INVALID_SOCKET;
+  try {
+    bind(static_cast<native_handle>(listener), lo);
+    listen(static_cast<native_handle>(listener), 1);
+    const Address addr = local_address(static_cast<native_handle>(listener));
+    a = new_socket(AF_INET, SOCK_STREAM);
+    if (::connect(a, sa(addr.raw()), static_cast<int>(addr.raw().size)) != 0 &&
+        ::WSAGetLastError() != WSAEWOULDBLOCK) {
+      throw_wsa("socketpair: connect");
+    }
+    WSAPOLLFD p{};
+    p.fd = listener;
+    p.events = POLLRDNORM;
+    if (::WSAPoll(&p, 1, 10000) != 1) throw_code(ETIMEDOUT, "socketpair: accept");
+    b = ::accept(listener, nullptr, nullptr);
+    if (b == INVALID_SOCKET) throw_wsa("socketpair: accept");
+    wait_connected(a);
+    // An accepted socket inherits the listener's flags, but say so for clarity.
+    u_long on = 1;
+    ::ioctlsocket(b, FIONBIO, &on);
+    ::SetHandleInformation(reinterpret_cast<HANDLE>(b), HANDLE_FLAG_INHERIT, 0);
+    // Buffers the size of a Unix pair's (208 KiB on Linux) rather than TCP's autotuned
+    // megabytes, so a writer fills the pair as it would on POSIX.
+    const int one = 1;
+    const int buffer = 208 << 10;
+    for (SOCKET s : {a, b}) {
+      ::setsockopt(s, IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&one), sizeof one);
+      ::setsockopt(s, SOL_SOCKET, SO_SNDBUF, reinterpret_cast<const char*>(&buffer), sizeof buffer);
+      ::setsockopt(s, SOL_SOCKET, SO_RCVBUF, reinterpret_cast<const char*>(&buffer), sizeof buffer);
+    }
+    ::closesocket(listener);
+  } catch (...) {
+    ::closesocket(listener);
+    if (a != INVALID_SOCKET) ::closesocket(a);
+    if (b != INVALID_SOCKET) ::closesocket(b);
+    throw;
+  }
+  return {static_cast<native_handle>(a), static_cast<native_handle>(b)};
+}
+
+void close_socket(native_handle h) noexcept {
+  ::closesocket(sock(h));
+}
+
+void bind(native_handle h, const Address& addr) {
+  if (::bind(sock(h), sa(addr.raw()), static_cast<int>(addr.raw().size)) != 0) throw_wsa("bind");
+}
+
+void listen(native_handle h, int backlog) {
+  if (::listen(sock(h), backlog) != 0) throw_wsa("listen");
+}
+
+void set_option(native_handle h, SocketOption option, int value) {
+  if (option == SocketOption::reuse_address) return;  // Windows' default already (spec())
+  if (option == SocketOption::reuse_port) {
+    throw_code(ENOPROTOOPT, "setsockopt(SO_REUSEPORT): not available on Windows");
+  }
+  const OptionSpec s = spec(option);
+  if (::setsockopt(sock(h), s.level, s.name, reinterpret_cast<const char*>(&value), sizeof value) !=
+      0) {
+    throw_wsa("setsockopt");
+  }
+}
+
+int get_option(native_handle h, SocketOption option) {
+  if (option == SocketOption::reuse_address) return 1;  // what set_option(.., 1) promises
+  if (option == SocketOption::reuse_port) {
+    throw_code(ENOPROTOOPT, "getsockopt(SO_REUSEPORT): not available on Windows");
+  }
+  const OptionSpec s = spec(option);
+  int value = 0;
+  int len = sizeof value;
+  if (::getsockopt(sock(h), s.level, s.name, reinterpret_cast<char*>(&value), &len) != 0) {
+    throw_wsa("getsockopt");
+  }
+  return value;
+}
+
+bool is_stream(native_handle h) noexcept {
+  int type = 0;
+  int len = sizeof type;
+  return ::getsockopt(sock(h), SOL_SOCKET, SO_TYPE, reinterpret_cast<char*>(&type), &len) == 0 &&
+         type == SOCK_STREAM;
+}
+
+void shutdown(native_handle h, ShutdownHow how) {
+  const int native = how == ShutdownHow::read    ? SD_RECEIVE
+                     : how == ShutdownHow::write ? SD_SEND
+                                                 : SD_BOTH;
+  if (::shutdown(sock(h), native) != 0) throw_wsa("shutdown");
+}
+
+std::intptr_t try_send(native_handle h, const void* buf, std::size_t len) noexcept {
+  // Windows never raises SIGPIPE; the socket is non-blocking, so a full buffer is
+  // WSAEWOULDBLOCK, i.e. -EAGAIN.
+  const int n = ::send(sock(h), static_cast<const char*>(buf),
+                       static_cast<int>(std::min<std::size_t>(len, 1u << 30)), 0);
+  if (n >= 0) return n;
+  return -winsock::to_errno(static_cast<unsigned long>(::WSAGetLastError()));
+}
+
+Address local_address(native_handle h) {
+  Address a;
+  int len = sizeof a.raw().data;
+  if (::getsockname(sock(h), sa(a.raw()), &len) != 0) throw_wsa("getsockname");
+  a.raw().size = static_cast<std::uint32_t>(len);
+  return a;
+}
+
+Address peer_address(native_handle h) {
+  Address a;
+  int len = sizeof a.raw().data;
+  if (::getpeername(sock(h), sa(a.raw()), &len) != 0) throw_wsa("getpeername");
+  a.raw().size = static_cast<std::uint32_t>(len);
+  return a;
+}
+
+int max_backlog() noexcept {
+  // Winsock's SOMAXCONN asks for "a reasonable maximum" (0x7fffffff); say so directly.
+  return SOMAXCONN;
+}
+
+const std::error_category& resolver_category() noexcept {
+  static const ResolverCategory category;
+  return category;
+}
+
+std::vector<Address> resolve(const std::string& host, std::uint16_t port, AddressFamily family,
+                             SocketType type) {
+  start_winsock();
+  addrinfo hints{};
+  hints.ai_family = native_family(family);
+  hints.ai_socktype = native_type(type);
+  hints.ai_flags = host.empty() ? AI_PASSIVE : 0;
+  addrinfo* list = nullptr;
+  const std::string service = std::to_string(port);
+  int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &list);
+  if (rc != 0) throw std::system_error(rc, resolver_category(), "getaddrinfo " + host);
+  std::vector<Address> out;
+  for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
+    if (ai->ai_addrlen > sizeof(SocketAddress::data)) continue;
+    Address a;
+    std::memcpy(a.raw().data, ai->ai_addr, ai->ai_addrlen);
+    a.raw().size = static_cast<std::uint32_t>(ai->ai_addrlen);
+    if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  }
+  ::freeaddrinfo(list);
+  return out;
+}
+
+}  // namespace net
+}  // namespace corio
