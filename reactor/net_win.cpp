@@ -213,6 +213,9 @@ Address Address::local(std::string_view path) {
     throw std::invalid_argument("corio: a Unix socket path must have 1 to " +
                                 std::to_string(sizeof sun.sun_path - 1) + " bytes");
   }
+  if (path.front() == '@') {  // as on every non-Linux POSIX system (net_posix.cpp)
+    throw std::invalid_argument("corio: abstract Unix socket names ('@...') are Linux-only");
+  }
   sun.sun_family = AF_UNIX;
   std::memcpy(sun.sun_path, path.data(), path.size());
   Address a;

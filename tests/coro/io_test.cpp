@@ -12,7 +12,6 @@
 
 #include "backend_param.hpp"
 #include "corio/corio.hpp"
-#include "reactor/posix_fd.hpp"
 
 namespace corio {
 namespace {
