@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <system_error>
 
+#include "reactor/posix_fd.hpp"
 #include "support/raw_socket.hpp"
 
 namespace corio::testing {
@@ -39,8 +40,12 @@ int peek_flag() noexcept {
 
 std::pair<native_handle, native_handle> seqpacket_pair() {
   int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0)
+  if (posix::socket_pair(AF_UNIX, SOCK_SEQPACKET, fds) != 0) {
+    // macOS has no Unix SOCK_SEQPACKET.
+    if (errno == EPROTONOSUPPORT || errno == ESOCKTNOSUPPORT || errno == EPROTOTYPE)
+      return {invalid_handle, invalid_handle};
     fail("socketpair");
+  }
   return {fds[0], fds[1]};
 }
 
@@ -70,9 +75,8 @@ native_handle connect_blocking(const Address& addr) {
 native_handle accept_blocking(native_handle listener) {
   pollfd p{static_cast<int>(listener), POLLIN, 0};
   if (::poll(&p, 1, 5000) != 1) fail("poll");
-  const int fd =
-      ::accept4(static_cast<int>(listener), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  if (fd < 0) fail("accept4");
+  const int fd = posix::accept_socket(static_cast<int>(listener), nullptr, nullptr);
+  if (fd < 0) fail("accept");
   return fd;
 }
 
