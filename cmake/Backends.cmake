@@ -24,6 +24,8 @@ if(UNIX)
   # backend on the platform shares them).
   list(APPEND CORIO_BACKEND_SOURCES reactor/net_posix.cpp reactor/signals_posix.cpp
        reactor/posix_fd.cpp)
+  # The sockaddr headers reactor/address.cpp builds addresses with (reactor/sockaddr.hpp).
+  list(APPEND CORIO_BACKEND_DEFINITIONS CORIO_SOCKADDR_HEADER="reactor/sockaddr_posix.hpp")
 
   # Capabilities, not platforms: the code says CORIO_HAVE_ACCEPT4, never __APPLE__.
   # Linux and FreeBSD make a descriptor non-blocking and close-on-exec in the call that
@@ -86,6 +88,7 @@ if(WIN32)
   # table they share with the backend, and IOCP, the only backend there.
   list(APPEND CORIO_BACKEND_SOURCES backends/winsock.cpp reactor/net_win.cpp
        reactor/signals_win.cpp)
+  list(APPEND CORIO_BACKEND_DEFINITIONS CORIO_SOCKADDR_HEADER="reactor/sockaddr_win.hpp")
   corio_add_backend(iocp backends/iocp.cpp)
   # Windows 10 APIs (and their declarations in mingw's headers); windows.h without its
   # min/max macros and rarely used parts.

@@ -18,11 +18,15 @@
 
 #include "backends/winsock.hpp"
 #include "corio/reactor/net.hpp"
+#include "reactor/sockaddr.hpp"
 
 namespace corio {
 namespace {
 
-static_assert(sizeof(SocketAddress::data) >= sizeof(sockaddr_storage));
+using sockaddr_os::native_family;
+using sockaddr_os::native_type;
+using sockaddr_os::sa;
+
 static_assert(sizeof(SOCKET) <= sizeof(native_handle));
 
 // errno values, so the generic category: mingw's system_category() reads its codes as
@@ -35,56 +39,8 @@ static_assert(sizeof(SOCKET) <= sizeof(native_handle));
   throw_code(winsock::to_errno(static_cast<unsigned long>(::WSAGetLastError())), what);
 }
 
-void start_winsock() {
-  if (const int err = winsock::startup(); err != 0) throw_code(err, "WSAStartup");
-}
-
 SOCKET sock(native_handle h) noexcept {
   return static_cast<SOCKET>(h);
-}
-
-sockaddr* sa(SocketAddress& a) noexcept {
-  return reinterpret_cast<sockaddr*>(a.data);
-}
-const sockaddr* sa(const SocketAddress& a) noexcept {
-  return reinterpret_cast<const sockaddr*>(a.data);
-}
-
-int native_family(AddressFamily f) noexcept {
-  switch (f) {
-    case AddressFamily::ipv4:
-      return AF_INET;
-    case AddressFamily::ipv6:
-      return AF_INET6;
-    case AddressFamily::local:
-      return AF_UNIX;
-    case AddressFamily::unspecified:
-      break;
-  }
-  return AF_UNSPEC;
-}
-
-int native_type(SocketType t) noexcept {
-  return t == SocketType::stream ? SOCK_STREAM : SOCK_DGRAM;
-}
-
-void set_v4(Address& out, in_addr addr, std::uint16_t port) {
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(port);
-  sin.sin_addr = addr;
-  std::memcpy(out.raw().data, &sin, sizeof sin);
-  out.raw().size = sizeof sin;
-}
-
-void set_v6(Address& out, const in6_addr& addr, std::uint16_t port, std::uint32_t scope) {
-  sockaddr_in6 sin6{};
-  sin6.sin6_family = AF_INET6;
-  sin6.sin6_port = htons(port);
-  sin6.sin6_addr = addr;
-  sin6.sin6_scope_id = scope;
-  std::memcpy(out.raw().data, &sin6, sizeof sin6);
-  out.raw().size = sizeof sin6;
 }
 
 struct OptionSpec {
@@ -124,7 +80,7 @@ class ResolverCategory : public std::error_category {
 };
 
 SOCKET new_socket(int family, int type) {
-  start_winsock();
+  sockaddr_os::start();
   // Overlapped for IOCP; not inherited by child processes (POSIX's close-on-exec).
   SOCKET s =
       ::WSASocketW(family, type, 0, nullptr, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
@@ -153,145 +109,6 @@ void wait_connected(SOCKET s) {
 }
 
 }  // namespace
-
-Address Address::ip(std::string_view host, std::uint16_t port) {
-  start_winsock();
-  std::string h(host);
-  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  Address a;
-  in_addr v4{};
-  if (::inet_pton(AF_INET, h.c_str(), &v4) == 1) {
-    set_v4(a, v4, port);
-    return a;
-  }
-  std::uint32_t scope = 0;
-  if (auto pct = h.find('%'); pct != std::string::npos) {
-    // Only numeric zones: interface names would need iphlpapi for one rare case.
-    std::string zone = h.substr(pct + 1);
-    h.resize(pct);
-    char* end = nullptr;
-    scope = static_cast<std::uint32_t>(std::strtoul(zone.c_str(), &end, 10));
-    if (end == zone.c_str() || *end != '\0') {
-      throw std::invalid_argument("corio: unknown IPv6 zone '" + zone + "'");
-    }
-  }
-  in6_addr v6{};
-  if (::inet_pton(AF_INET6, h.c_str(), &v6) == 1) {
-    set_v6(a, v6, port, scope);
-    return a;
-  }
-  throw std::invalid_argument("corio: '" + std::string(host) + "' is not a numeric IP address");
-}
-
-Address Address::any(AddressFamily family, std::uint16_t port) {
-  Address a;
-  if (family == AddressFamily::ipv6) {
-    set_v6(a, in6addr_any, port, 0);
-  } else {
-    in_addr any{};
-    any.s_addr = htonl(INADDR_ANY);
-    set_v4(a, any, port);
-  }
-  return a;
-}
-
-Address Address::loopback(AddressFamily family, std::uint16_t port) {
-  Address a;
-  if (family == AddressFamily::ipv6) {
-    set_v6(a, in6addr_loopback, port, 0);
-  } else {
-    in_addr lo{};
-    lo.s_addr = htonl(INADDR_LOOPBACK);
-    set_v4(a, lo, port);
-  }
-  return a;
-}
-
-Address Address::local(std::string_view path) {
-  sockaddr_un sun{};
-  if (path.empty() || path.size() >= sizeof sun.sun_path) {
-    throw std::invalid_argument("corio: a Unix socket path must have 1 to " +
-                                std::to_string(sizeof sun.sun_path - 1) + " bytes");
-  }
-  if (path.front() == '@') {  // as on every non-Linux POSIX system (net_posix.cpp)
-    throw std::invalid_argument("corio: abstract Unix socket names ('@...') are Linux-only");
-  }
-  sun.sun_family = AF_UNIX;
-  std::memcpy(sun.sun_path, path.data(), path.size());
-  Address a;
-  std::memcpy(a.raw_.data, &sun, sizeof sun);
-  a.raw_.size = static_cast<std::uint32_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
-  return a;
-}
-
-AddressFamily Address::family() const noexcept {
-  if (raw_.size == 0) return AddressFamily::unspecified;
-  switch (sa(raw_)->sa_family) {
-    case AF_INET:
-      return AddressFamily::ipv4;
-    case AF_INET6:
-      return AddressFamily::ipv6;
-    case AF_UNIX:
-      return AddressFamily::local;
-    default:
-      return AddressFamily::unspecified;
-  }
-}
-
-std::uint16_t Address::port() const noexcept {
-  switch (family()) {
-    case AddressFamily::ipv4:
-      return ntohs(reinterpret_cast<const sockaddr_in*>(raw_.data)->sin_port);
-    case AddressFamily::ipv6:
-      return ntohs(reinterpret_cast<const sockaddr_in6*>(raw_.data)->sin6_port);
-    default:
-      return 0;
-  }
-}
-
-std::string Address::host() const {
-  char buf[INET6_ADDRSTRLEN + 2] = {};
-  switch (family()) {
-    case AddressFamily::ipv4:
-      ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(raw_.data)->sin_addr, buf,
-                  sizeof buf);
-      return buf;
-    case AddressFamily::ipv6: {
-      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(raw_.data);
-      ::inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof buf);
-      std::string s = buf;
-      if (sin6->sin6_scope_id != 0) {
-        s += '%';
-        s += std::to_string(sin6->sin6_scope_id);
-      }
-      return s;
-    }
-    case AddressFamily::local: {
-      const auto* sun = reinterpret_cast<const sockaddr_un*>(raw_.data);
-      const std::size_t n = raw_.size - offsetof(sockaddr_un, sun_path);
-      if (n == 0) return "";
-      return std::string(sun->sun_path, ::strnlen(sun->sun_path, n));
-    }
-    case AddressFamily::unspecified:
-      break;
-  }
-  return "";
-}
-
-std::string Address::to_string() const {
-  switch (family()) {
-    case AddressFamily::ipv4:
-      return host().append(1, ':').append(std::to_string(port()));
-    case AddressFamily::ipv6:
-      return std::string(1, '[').append(host()).append("]:").append(std::to_string(port()));
-    default:
-      return host();
-  }
-}
-
-bool operator==(const Address& a, const Address& b) noexcept {
-  return a.raw_.size == b.raw_.size && std::memcmp(a.raw_.data, b.raw_.data, a.raw_.size) == 0;
-}
 
 namespace net {
 
@@ -455,7 +272,7 @@ const std::error_category& resolver_category() noexcept {
 
 std::vector<Address> resolve(const std::string& host, std::uint16_t port, AddressFamily family,
                              SocketType type) {
-  start_winsock();
+  sockaddr_os::start();
   addrinfo hints{};
   hints.ai_family = native_family(family);
   hints.ai_socktype = native_type(type);
