@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "corio/reactor/faults.hpp"
+#include "corio/reactor/net.hpp"
 
 namespace corio {
 namespace {
@@ -98,7 +99,7 @@ struct OpList {
 struct HandleState {
   int fd = -1;
   bool live = false;            // still the state of `fd` (not yet released)
-  int type = 0;                 // SO_TYPE, 0 until asked
+  std::int8_t stream = -1;      // a stream socket: 1 yes, 0 no, -1 not asked yet
   bool plain_recv = false;      // the kernel refused a multishot recv here: single SQEs
   bool plain_accept = false;    // likewise for accept
   bool recv_armed = false;      // a multishot recv is in the kernel
@@ -429,11 +430,10 @@ class IoUringBackend final : public Backend {
     free_states_ = st;
   }
 
-  static int socket_type(int fd) noexcept {
-    int type = 0;
-    socklen_t len = sizeof type;
-    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) return -1;
-    return type;
+  // Whether `st`'s fd is a stream socket, asked once per handle.
+  static bool stream_socket(HandleState& st) noexcept {
+    if (st.stream < 0) st.stream = net::is_stream(st.fd) ? 1 : 0;
+    return st.stream == 1;
   }
 
   // The state a recv or readable wait goes through, or nullptr for a single SQE: only
@@ -447,8 +447,7 @@ class IoUringBackend final : public Backend {
       st = state_for(op.handle);
       if (st == nullptr) return nullptr;
     }
-    if (st->type == 0) st->type = socket_type(st->fd);
-    if (st->type != SOCK_STREAM || (st->plain_recv && !st->has_data())) return nullptr;
+    if (!stream_socket(*st) || (st->plain_recv && !st->has_data())) return nullptr;
     // Once data flows through the buffers every receive must, or bytes would overtake
     // each other; only MSG_PEEK among the flags keeps its meaning there.
     if (op.code == OpCode::recv && op.length == 0 && !st->recv_armed && !st->has_data())
@@ -467,8 +466,7 @@ class IoUringBackend final : public Backend {
     if (st == nullptr && op.address != nullptr) return nullptr;
     if (st == nullptr) st = state_for(op.handle);
     if (st == nullptr) return nullptr;
-    if (st->type == 0) st->type = socket_type(st->fd);
-    if (st->type != SOCK_STREAM || (st->plain_accept && st->queued_accepts() == 0)) return nullptr;
+    if (!stream_socket(*st) || (st->plain_accept && st->queued_accepts() == 0)) return nullptr;
     return st;
   }
 

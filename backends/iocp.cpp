@@ -394,6 +394,7 @@ class IocpBackend final : public Backend {
     if (!::WSAGetOverlappedResult(slot.socket, &slot.ov, &transferred, FALSE, &flags)) {
       err = ::WSAGetLastError();
     }
+    const auto failed = [&] { return -winsock::to_errno(static_cast<unsigned long>(err)); };
     switch (op.code) {
       case OpCode::recv:
       case OpCode::recvfrom:
@@ -402,22 +403,20 @@ class IocpBackend final : public Backend {
         if (err == 0 && op.code == OpCode::recvfrom) {
           op.address->size = static_cast<std::uint32_t>(slot.addr_len);
         }
-        return err != 0 ? -winsock::to_errno(static_cast<unsigned long>(err))
-                        : static_cast<std::intptr_t>(bytes);
+        [[fallthrough]];
       case OpCode::send:
       case OpCode::sendto:
-        return err != 0 ? -winsock::to_errno(static_cast<unsigned long>(err))
-                        : static_cast<std::intptr_t>(bytes);
+        return err != 0 ? failed() : static_cast<std::intptr_t>(bytes);
       case OpCode::accept:
         return finish_accept(slot, op, err);
       case OpCode::connect:
-        if (err != 0) return -winsock::to_errno(static_cast<unsigned long>(err));
+        if (err != 0) return failed();
         // Makes getpeername/shutdown work on the socket, as after connect().
         ::setsockopt(slot.socket, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, nullptr, 0);
         return 0;
       case OpCode::readable:
       case OpCode::writable:
-        if (err != 0) return -winsock::to_errno(static_cast<unsigned long>(err));
+        if (err != 0) return failed();
         // Closed under the wait; errors (reset, refused) count as ready, like poll()'s
         // POLLERR/POLLHUP: the next call reports them.
         return (slot.poll.handles[0].events & kAfdPollLocalClose) != 0 ? -EBADF : 0;

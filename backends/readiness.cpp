@@ -8,6 +8,7 @@
 #include <climits>
 
 #include "corio/reactor/faults.hpp"
+#include "corio/reactor/net.hpp"
 #include "reactor/posix_fd.hpp"
 
 namespace corio::readiness {
@@ -77,13 +78,6 @@ std::intptr_t poll_once(const Operation& op, short events) noexcept {
   if (r < 0) return r;
   if (r == 0) return -EAGAIN;
   return (p.revents & POLLNVAL) != 0 ? -EBADF : 0;
-}
-
-HandleKind query_kind(int fd) noexcept {
-  int type = 0;
-  socklen_t len = sizeof type;
-  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0) return HandleKind::other;
-  return type == SOCK_STREAM ? HandleKind::stream : HandleKind::other;
 }
 
 }  // namespace
@@ -206,7 +200,9 @@ bool exhausted(FdState& state, const Operation& op, std::intptr_t result) noexce
     case OpCode::recv:
       // A peeked short read leaves the data in place; after EOF no edge will follow.
       if ((op.flags & MSG_PEEK) != 0 || state.hup[static_cast<int>(Side::read)]) return false;
-      if (state.kind == HandleKind::unknown) state.kind = query_kind(fd_of(op));
+      if (state.kind == HandleKind::unknown) {
+        state.kind = net::is_stream(op.handle) ? HandleKind::stream : HandleKind::other;
+      }
       return state.kind == HandleKind::stream;
     case OpCode::send:
       // A short send means the socket buffer is full, whatever the socket type.

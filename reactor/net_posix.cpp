@@ -54,6 +54,16 @@ OptionSpec spec(SocketOption o) noexcept {
   return {SOL_SOCKET, 0};
 }
 
+// The address getsockname or getpeername (`call`) gives for `h`.
+template <class Call>
+Address name_of(native_handle h, Call call, const char* what) {
+  Address a;
+  socklen_t len = sizeof a.raw().data;
+  if (call(static_cast<int>(h), sa(a.raw()), &len) != 0) throw_errno(what);
+  a.raw().size = len;
+  return a;
+}
+
 class ResolverCategory : public std::error_category {
  public:
   [[nodiscard]] const char* name() const noexcept override { return "resolver"; }
@@ -132,19 +142,11 @@ std::intptr_t try_send(native_handle h, const void* buf, std::size_t len) noexce
 }
 
 Address local_address(native_handle h) {
-  Address a;
-  socklen_t len = sizeof a.raw().data;
-  if (::getsockname(static_cast<int>(h), sa(a.raw()), &len) != 0) throw_errno("getsockname");
-  a.raw().size = len;
-  return a;
+  return name_of(h, ::getsockname, "getsockname");
 }
 
 Address peer_address(native_handle h) {
-  Address a;
-  socklen_t len = sizeof a.raw().data;
-  if (::getpeername(static_cast<int>(h), sa(a.raw()), &len) != 0) throw_errno("getpeername");
-  a.raw().size = len;
-  return a;
+  return name_of(h, ::getpeername, "getpeername");
 }
 
 int max_backlog() noexcept {

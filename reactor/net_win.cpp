@@ -73,6 +73,16 @@ OptionSpec spec(SocketOption o) noexcept {
   return {SOL_SOCKET, 0};
 }
 
+// The address getsockname or getpeername (`call`) gives for `h`.
+template <class Call>
+Address name_of(native_handle h, Call call, const char* what) {
+  Address a;
+  int len = sizeof a.raw().data;
+  if (call(sock(h), sa(a.raw()), &len) != 0) throw_wsa(what);
+  a.raw().size = static_cast<std::uint32_t>(len);
+  return a;
+}
+
 class ResolverCategory : public std::error_category {
  public:
   [[nodiscard]] const char* name() const noexcept override { return "resolver"; }
@@ -245,19 +255,11 @@ std::intptr_t try_send(native_handle h, const void* buf, std::size_t len) noexce
 }
 
 Address local_address(native_handle h) {
-  Address a;
-  int len = sizeof a.raw().data;
-  if (::getsockname(sock(h), sa(a.raw()), &len) != 0) throw_wsa("getsockname");
-  a.raw().size = static_cast<std::uint32_t>(len);
-  return a;
+  return name_of(h, ::getsockname, "getsockname");
 }
 
 Address peer_address(native_handle h) {
-  Address a;
-  int len = sizeof a.raw().data;
-  if (::getpeername(sock(h), sa(a.raw()), &len) != 0) throw_wsa("getpeername");
-  a.raw().size = static_cast<std::uint32_t>(len);
-  return a;
+  return name_of(h, ::getpeername, "getpeername");
 }
 
 int max_backlog() noexcept {
