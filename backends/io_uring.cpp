@@ -252,7 +252,13 @@ class IoUringBackend final : public Backend {
       rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
     }
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) return rc;
-    return reap();
+    // A blocking wait that brought no completion at all was interrupted or timed out,
+    // and the kernel may report the SQEs it submitted rather than EINTR or ETIME: say
+    // -EINTR so that the reactor waits again for whatever is left of the timeout.
+    const bool interrupted = timeout != std::chrono::nanoseconds::zero() && rc != -ETIME &&
+                             io_uring_cq_ready(&ring_) == 0;
+    const int reaped = reap();
+    return interrupted ? -EINTR : reaped;
   }
 
   void wake() noexcept override {

@@ -15,6 +15,11 @@
 #include <utility>
 #include <vector>
 
+#if CORIO_TEST_POSIX
+#include <pthread.h>
+#include <signal.h>
+#endif
+
 #include "corio/reactor/net.hpp"
 #include "corio/reactor/reactor.hpp"
 #include "support/raw_socket.hpp"
@@ -804,6 +809,39 @@ TEST_P(BackendTest, ManyWakesMakeOnlyTheNextWaitReturn) {
   EXPECT_LE(turns, 2);
   EXPECT_GE(reactor().now() - start, 3ms);
 }
+
+#if CORIO_TEST_POSIX  // POSIX signals
+// A signal handled without SA_RESTART fails a blocking wait with EINTR and nothing to
+// report. The turn still lasts until its deadline: it used to end at the first EINTR,
+// which a test saw as a loop spinning (Linux's task work after an io_uring ring's
+// teardown interrupts waits the same way, with no signal at all).
+TEST_P(BackendTest, AnInterruptedWaitDoesNotEndTheTurnEarly) {
+  struct sigaction sa {
+  }, old{};
+  sa.sa_handler = [](int) {};
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART
+  ASSERT_EQ(::sigaction(SIGUSR1, &sa, &old), 0);
+  const TimePoint start = reactor().now();
+  TestTimer timer(start + 30ms);
+  reactor().add_timer(timer);
+  std::atomic<bool> turn_over{false};
+  const pthread_t loop_thread = ::pthread_self();
+  std::thread interrupter([&] {
+    for (int i = 0; i < 5 && !turn_over.load(); ++i) {
+      std::this_thread::sleep_for(2ms);
+      ::pthread_kill(loop_thread, SIGUSR1);
+    }
+  });
+  const int delivered = reactor().run_once(true);
+  turn_over = true;
+  interrupter.join();
+  ::sigaction(SIGUSR1, &old, nullptr);
+  EXPECT_EQ(delivered, 1);
+  EXPECT_TRUE(timer.fired);
+  EXPECT_GE(reactor().now() - start, 30ms);
+}
+#endif
 
 TEST_P(BackendTest, ReleaseThenReuseOfTheSameFdNumberWorks) {
   auto [a, b] = socket_pair();

@@ -61,7 +61,8 @@ class Backend {
   virtual void release(native_handle handle) noexcept = 0;
 
   /// Blocks until an operation completes, `timeout` passes (negative: forever) or
-  /// `wake()` is called. Returns the number of completions pushed, or -errno.
+  /// `wake()` is called. Returns the number of completions pushed, or -errno; -EINTR
+  /// means the wait ended early with nothing to report, and the reactor waits again.
   virtual int wait(std::chrono::nanoseconds timeout) noexcept = 0;
 
   /// Interrupts a blocked or the next `wait`. The only call safe from any thread.

@@ -92,6 +92,7 @@ class Reactor {
  private:
   explicit Reactor(Clock& clock) noexcept : clock_(&clock) {}
   int deliver_observed() noexcept;
+  int wait_uninterrupted(Duration timeout) noexcept;
 
   CompletionQueue completions_;  // declared before the backend, which pushes into it
   std::unique_ptr<Backend> backend_;
