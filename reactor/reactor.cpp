@@ -79,12 +79,12 @@ int Reactor::run_once(bool may_block) noexcept {
 // forever; a signal corio handles wakes the loop through its own descriptor anyway.
 int Reactor::wait_uninterrupted(Duration timeout) noexcept {
   constexpr int max_interruptions = 64;
-  const bool timed = timeout > Duration::zero();
-  const TimePoint until = timed ? clock_->now() + timeout : TimePoint{};
   int rc = backend_->wait(timeout);
   for (int i = 0; rc == -EINTR && timeout != Duration::zero() && i < max_interruptions; ++i) {
-    if (timed) {
-      timeout = until - clock_->now();
+    // A positive timeout is the time to the first timer (run_once), which the wait
+    // cannot have changed; reading the clock only here keeps it off the common path.
+    if (timeout > Duration::zero()) {
+      timeout = timers_.top()->deadline - clock_->now();
       if (timeout <= Duration::zero()) return rc;
     }
     rc = backend_->wait(timeout);
