@@ -17,7 +17,6 @@
 #include <new>
 
 #include "backends/readiness.hpp"
-#include "corio/reactor/faults.hpp"
 
 namespace corio {
 namespace {
@@ -97,7 +96,6 @@ class EpollBackend final : public Backend {
   }
 
   int wait(std::chrono::nanoseconds timeout) noexcept override {
-    if (faults::hit(faults::Kind::eintr, -1)) return -EINTR;
     const int n = epoll_wait_ns(timeout);
     if (n < 0) return -errno;
     int pushed = 0;

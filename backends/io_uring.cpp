@@ -175,11 +175,9 @@ class IoUringBackend final : public Backend {
 
   bool submit(Operation& op) noexcept override {
     op.backend_state = kInRing;
-    if (faults::active()) {
-      if (const std::intptr_t injected = injected_failure(op)) {
-        op.result = injected;
-        return true;
-      }
+    if (const std::intptr_t injected = faults::failure(op)) {
+      op.result = injected;
+      return true;
     }
     switch (op.code) {
       case OpCode::recv:
@@ -269,19 +267,6 @@ class IoUringBackend final : public Backend {
   }
 
  private:
-  // A test's injected ECONNRESET or accept failure (corio/reactor/faults.hpp), or 0.
-  static std::intptr_t injected_failure(const Operation& op) noexcept {
-    switch (op.code) {
-      case OpCode::accept:
-        return faults::accept_failure(op.handle);
-      case OpCode::recv:
-      case OpCode::send:
-        return faults::hit(faults::Kind::econnreset, op.handle) ? -ECONNRESET : 0;
-      default:
-        return 0;
-    }
-  }
-
   // ---- single-shot operations: one SQE each ----
 
   bool submit_single(Operation& op) noexcept {

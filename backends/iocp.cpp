@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "backends/winsock.hpp"
+#include "corio/reactor/net.hpp"
 
 namespace corio {
 namespace {
@@ -91,10 +92,6 @@ struct Slot {
 };
 
 constexpr DWORD kAcceptAddrLen = sizeof(sockaddr_storage) + 16;
-
-int last_wsa_errno() noexcept {
-  return winsock::to_errno(static_cast<unsigned long>(::WSAGetLastError()));
-}
 
 // A started overlapped call: 0 if it is in flight (its completion will come), else the
 // errno that kept it from starting.
@@ -326,11 +323,11 @@ class IocpBackend final : public Backend {
     sockaddr_storage local{};
     int len = sizeof local;
     if (::getsockname(slot.socket, reinterpret_cast<sockaddr*>(&local), &len) != 0) {
-      return last_wsa_errno();
+      return winsock::last_errno();
     }
     slot.accepted = ::WSASocketW(local.ss_family, SOCK_STREAM, 0, nullptr, 0,
                                  WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
-    if (slot.accepted == INVALID_SOCKET) return last_wsa_errno();
+    if (slot.accepted == INVALID_SOCKET) return winsock::last_errno();
     DWORD bytes = 0;
     const int err = accept_ex_(slot.socket, slot.accepted, slot.accept_buf, 0, kAcceptAddrLen,
                                kAcceptAddrLen, &bytes, &slot.ov)
@@ -346,13 +343,10 @@ class IocpBackend final : public Backend {
   int start_connect(Operation& op, Slot& slot) noexcept {
     const auto* to = reinterpret_cast<const sockaddr*>(op.address->data);
     const int to_len = static_cast<int>(op.address->size);
-    int type = 0;
-    int type_len = sizeof type;
-    ::getsockopt(slot.socket, SOL_SOCKET, SO_TYPE, reinterpret_cast<char*>(&type), &type_len);
-    if (type != SOCK_STREAM) {
+    if (!net::is_stream(op.handle)) {
       // ConnectEx is for streams; a datagram "connect" only sets the default peer and
       // never waits.
-      return ::connect(slot.socket, to, to_len) == 0 ? kConnectedNow : last_wsa_errno();
+      return ::connect(slot.socket, to, to_len) == 0 ? kConnectedNow : winsock::last_errno();
     }
     // ConnectEx insists on a bound socket; POSIX connect binds implicitly.
     sockaddr_storage local{};
@@ -363,7 +357,7 @@ class IocpBackend final : public Backend {
       const int any_len =
           to->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : static_cast<int>(sizeof(sockaddr_in));
       if (::bind(slot.socket, reinterpret_cast<sockaddr*>(&any), any_len) != 0) {
-        return last_wsa_errno();
+        return winsock::last_errno();
       }
     }
     return connect_ex_(slot.socket, to, to_len, nullptr, 0, nullptr, &slot.ov) ? 0 : started(-1);
@@ -483,14 +477,14 @@ std::unique_ptr<Backend> open_iocp_backend(const BackendOptions& /*options*/, Co
   const SOCKET probe = ::WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0,
                                     WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
   if (probe == INVALID_SOCKET) {
-    ec.assign(last_wsa_errno(), std::generic_category());
+    ec.assign(winsock::last_errno(), std::generic_category());
     return nullptr;
   }
   LPFN_ACCEPTEX accept_ex = nullptr;
   LPFN_CONNECTEX connect_ex = nullptr;
   const bool found =
       extension(probe, WSAID_ACCEPTEX, accept_ex) && extension(probe, WSAID_CONNECTEX, connect_ex);
-  const int lookup_err = found ? 0 : last_wsa_errno();
+  const int lookup_err = found ? 0 : winsock::last_errno();
   ::closesocket(probe);
   if (!found) {
     ec.assign(lookup_err, std::generic_category());

@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "backends/readiness.hpp"
-#include "corio/reactor/faults.hpp"
 #include "reactor/posix_fd.hpp"
 
 namespace corio {
@@ -72,7 +71,6 @@ class PollBackend final : public Backend {
   }
 
   int wait(std::chrono::nanoseconds timeout) noexcept override {
-    if (faults::hit(faults::Kind::eintr, -1)) return -EINTR;
     pollfds_.clear();  // keeps its capacity: no allocation in steady state
     try {
       pollfds_.push_back(pollfd{wake_read_, POLLIN, 0});

@@ -83,10 +83,10 @@ std::intptr_t poll_once(const Operation& op, short events) noexcept {
 }  // namespace
 
 std::intptr_t perform(Operation& op) noexcept {
+  if (const std::intptr_t injected = faults::failure(op)) return injected;
   const int fd = fd_of(op);
   switch (op.code) {
     case OpCode::accept: {
-      if (const int injected = faults::accept_failure(op.handle)) return injected;
       auto len = static_cast<socklen_t>(sizeof op.address->data);
       const std::intptr_t r = retry(op, [&] {
         return posix::accept_socket(fd, sockaddr_of(op.address),
@@ -100,13 +100,11 @@ std::intptr_t perform(Operation& op) noexcept {
     case OpCode::connect:
       return perform_connect(op);
     case OpCode::recv: {
-      if (faults::hit(faults::Kind::econnreset, op.handle)) return -ECONNRESET;
       const std::size_t len = faults::io_length(op);
       op.backend_state = len < op.length ? asked_less : 0;
       return retry(op, [&] { return ::recv(fd, op.buffer, len, op.flags); });
     }
     case OpCode::send: {
-      if (faults::hit(faults::Kind::econnreset, op.handle)) return -ECONNRESET;
       const std::size_t len = faults::io_length(op);
       op.backend_state = len < op.length ? asked_less : 0;
       // MSG_NOSIGNAL: a peer that went away must give EPIPE, not kill the process.

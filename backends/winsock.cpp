@@ -129,4 +129,8 @@ int to_errno(unsigned long code) noexcept {
   }
 }
 
+int last_errno() noexcept {
+  return to_errno(static_cast<unsigned long>(::WSAGetLastError()));
+}
+
 }  // namespace corio::winsock

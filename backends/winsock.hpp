@@ -14,4 +14,7 @@ namespace corio::winsock {
 /// Codes with no counterpart become EIO.
 [[nodiscard]] int to_errno(unsigned long code) noexcept;
 
+/// to_errno of the calling thread's last Winsock error (WSAGetLastError).
+[[nodiscard]] int last_errno() noexcept;
+
 }  // namespace corio::winsock

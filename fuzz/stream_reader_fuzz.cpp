@@ -98,7 +98,6 @@ struct Run {
   std::vector<std::size_t> chunks;
   corio::StreamReader reader;
   const Op* waiting = nullptr;  // the read in progress, if any
-  std::size_t reads_done = 0;
 };
 
 // Performs one read and checks its outcome against the model at the moment it returns.
@@ -151,7 +150,6 @@ corio::Coro<void> one_read(Run& run, const Op& op) {
     m.pos += v.dropped;
   }
   check(run.reader.buffered() == m.fed - m.pos);
-  ++run.reads_done;
 }
 
 corio::Coro<void> reader_task(Run& run) {

@@ -1,14 +1,11 @@
 // The POSIX socket calls behind corio/reactor/net.hpp.
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <stdexcept>
 #include <system_error>
 
@@ -63,12 +60,6 @@ Address name_of(native_handle h, Call call, const char* what) {
   a.raw().size = len;
   return a;
 }
-
-class ResolverCategory : public std::error_category {
- public:
-  [[nodiscard]] const char* name() const noexcept override { return "resolver"; }
-  [[nodiscard]] std::string message(int code) const override { return ::gai_strerror(code); }
-};
 
 }  // namespace
 
@@ -151,34 +142,6 @@ Address peer_address(native_handle h) {
 
 int max_backlog() noexcept {
   return SOMAXCONN;
-}
-
-const std::error_category& resolver_category() noexcept {
-  static const ResolverCategory category;
-  return category;
-}
-
-std::vector<Address> resolve(const std::string& host, std::uint16_t port, AddressFamily family,
-                             SocketType type) {
-  addrinfo hints{};
-  hints.ai_family = native_family(family);
-  hints.ai_socktype = native_type(type);
-  hints.ai_flags = host.empty() ? AI_PASSIVE : 0;
-  addrinfo* list = nullptr;
-  const std::string service = std::to_string(port);
-  int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &list);
-  if (rc == EAI_SYSTEM) throw_errno("getaddrinfo");
-  if (rc != 0) throw std::system_error(rc, resolver_category(), "getaddrinfo " + host);
-  std::vector<Address> out;
-  for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
-    if (ai->ai_addrlen > sizeof(SocketAddress::data)) continue;
-    Address a;
-    std::memcpy(a.raw().data, ai->ai_addr, ai->ai_addrlen);
-    a.raw().size = static_cast<std::uint32_t>(ai->ai_addrlen);
-    if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
-  }
-  ::freeaddrinfo(list);
-  return out;
 }
 
 }  // namespace net

@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -36,7 +35,7 @@ static_assert(sizeof(SOCKET) <= sizeof(native_handle));
 }
 
 [[noreturn]] void throw_wsa(const char* what) {
-  throw_code(winsock::to_errno(static_cast<unsigned long>(::WSAGetLastError())), what);
+  throw_code(winsock::last_errno(), what);
 }
 
 SOCKET sock(native_handle h) noexcept {
@@ -82,12 +81,6 @@ Address name_of(native_handle h, Call call, const char* what) {
   a.raw().size = static_cast<std::uint32_t>(len);
   return a;
 }
-
-class ResolverCategory : public std::error_category {
- public:
-  [[nodiscard]] const char* name() const noexcept override { return "resolver"; }
-  [[nodiscard]] std::string message(int code) const override { return ::gai_strerrorA(code); }
-};
 
 SOCKET new_socket(int family, int type) {
   sockaddr_os::start();
@@ -170,7 +163,8 @@ std::pair<native_handle, native_handle> socket_pair(SocketType type) {
     b = ::accept(listener, nullptr, nullptr);
     if (b == INVALID_SOCKET) throw_wsa("socketpair: accept");
     wait_connected(a);
-    // An accepted socket inherits the listener's flags, but say so for clarity.
+    // accept() documents that the new socket shares the listener's properties, but not
+    // which ones: set non-blocking and non-inheritable explicitly.
     u_long on = 1;
     ::ioctlsocket(b, FIONBIO, &on);
     ::SetHandleInformation(reinterpret_cast<HANDLE>(b), HANDLE_FLAG_INHERIT, 0);
@@ -251,7 +245,7 @@ std::intptr_t try_send(native_handle h, const void* buf, std::size_t len) noexce
   const int n = ::send(sock(h), static_cast<const char*>(buf),
                        static_cast<int>(std::min<std::size_t>(len, 1u << 30)), 0);
   if (n >= 0) return n;
-  return -winsock::to_errno(static_cast<unsigned long>(::WSAGetLastError()));
+  return -winsock::last_errno();
 }
 
 Address local_address(native_handle h) {
@@ -265,34 +259,6 @@ Address peer_address(native_handle h) {
 int max_backlog() noexcept {
   // Winsock's SOMAXCONN asks for "a reasonable maximum" (0x7fffffff); say so directly.
   return SOMAXCONN;
-}
-
-const std::error_category& resolver_category() noexcept {
-  static const ResolverCategory category;
-  return category;
-}
-
-std::vector<Address> resolve(const std::string& host, std::uint16_t port, AddressFamily family,
-                             SocketType type) {
-  sockaddr_os::start();
-  addrinfo hints{};
-  hints.ai_family = native_family(family);
-  hints.ai_socktype = native_type(type);
-  hints.ai_flags = host.empty() ? AI_PASSIVE : 0;
-  addrinfo* list = nullptr;
-  const std::string service = std::to_string(port);
-  int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &list);
-  if (rc != 0) throw std::system_error(rc, resolver_category(), "getaddrinfo " + host);
-  std::vector<Address> out;
-  for (addrinfo* ai = list; ai != nullptr; ai = ai->ai_next) {
-    if (ai->ai_addrlen > sizeof(SocketAddress::data)) continue;
-    Address a;
-    std::memcpy(a.raw().data, ai->ai_addr, ai->ai_addrlen);
-    a.raw().size = static_cast<std::uint32_t>(ai->ai_addrlen);
-    if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
-  }
-  ::freeaddrinfo(list);
-  return out;
 }
 
 }  // namespace net

@@ -74,13 +74,14 @@ int Reactor::run_once(bool may_block) noexcept {
 // until its timeout is: wait again for what is left, as libuv and Python (PEP 475) do.
 // Signals are not the only cause: Linux's task work interrupts the waits of a thread
 // that tore down an io_uring ring a moment before (seen as runs of a dozen EINTRs in a
-// 3 ms wait on a busy machine), and each of those used to end the turn early. The
-// bound only keeps an EINTR injected at rate 1 (faults.hpp) from holding the turn
-// forever; a signal corio handles wakes the loop through its own descriptor anyway.
+// 3 ms wait on a busy machine), and each of those used to end the turn early. An
+// injected EINTR (faults.hpp) stands for a signal that arrived before the wait began;
+// it is injected here, on a turn's first blocking wait, so that it reaches every
+// backend and even a rate of 1 lets every turn wait for real.
 int Reactor::wait_uninterrupted(Duration timeout) noexcept {
-  constexpr int max_interruptions = 64;
-  int rc = backend_->wait(timeout);
-  for (int i = 0; rc == -EINTR && timeout != Duration::zero() && i < max_interruptions; ++i) {
+  const bool injected = timeout != Duration::zero() && faults::hit(faults::Kind::eintr, -1);
+  int rc = injected ? -EINTR : backend_->wait(timeout);
+  while (rc == -EINTR && timeout != Duration::zero()) {
     // A positive timeout is the time to the first timer (run_once), which the wait
     // cannot have changed; reading the clock only here keeps it off the common path.
     if (timeout > Duration::zero()) {

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -32,6 +33,16 @@ void set_length([[maybe_unused]] SockaddrT& addr, [[maybe_unused]] std::size_t s
 /// The index of the interface an IPv6 zone names ("eth0"), or 0 if there is none.
 inline std::uint32_t zone_index(const std::string& name) noexcept {
   return ::if_nametoindex(name.c_str());
+}
+
+/// getaddrinfo's text for its error `code`.
+inline std::string resolver_message(int code) {
+  return ::gai_strerror(code);
+}
+
+/// Whether getaddrinfo's `rc` means "the error is in errno".
+inline bool resolver_failed_in_errno(int rc) noexcept {
+  return rc == EAI_SYSTEM;
 }
 
 }  // namespace corio::sockaddr_os

@@ -36,4 +36,14 @@ inline std::uint32_t zone_index(const std::string&) noexcept {
   return 0;
 }
 
+/// getaddrinfo's text for its error `code` (the narrow-character variant).
+inline std::string resolver_message(int code) {
+  return ::gai_strerrorA(code);
+}
+
+/// Winsock's getaddrinfo reports every error in its result: none is left in errno.
+inline bool resolver_failed_in_errno(int) noexcept {
+  return false;
+}
+
 }  // namespace corio::sockaddr_os

@@ -33,6 +33,7 @@ boot() {
     [ -f "$WINEPREFIX/system.reg" ] || { echo "wine-run.sh: wineboot failed in $WINEPREFIX" >&2; exit 1; }
   fi
   flock -u 9
+  exec 9>&-  # not inherited by wine and the wineserver that outlives this script
 }
 
 case "${1:-}" in

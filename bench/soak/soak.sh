@@ -43,8 +43,9 @@ if (( $(ulimit -n) < need )); then
   exit 2
 fi
 
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-fd_count() { ls "/proc/$1/fd" | wc -l; }
+# Both tolerate a server that died: the verdict below reports it instead of set -e.
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || true; }
+fd_count() { { ls "/proc/$1/fd" 2>/dev/null || true; } | wc -l; }
 
 status=0
 for backend in "${backends[@]}"; do
@@ -69,6 +70,8 @@ for backend in "${backends[@]}"; do
   sampler=$!
   json=$("$bench" echo --host 127.0.0.1 --port "$port" --conns "$conns" --size "$size" \
            --duration "$seconds" --warmup 0 --backend "$backend" --json 2>"$log.bench" | tail -1) || true
+  # Sampling covers the load only, not the clients' disconnects below.
+  kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
   # The clients have exited: their sockets close, the server's handlers see EOF.
   fd_end=$fd_base
   for _ in $(seq 100); do
@@ -76,8 +79,7 @@ for backend in "${backends[@]}"; do
     (( fd_end <= fd_base )) && break
     sleep 0.1
   done
-  kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
-  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
   mapfile -t samples < <(awk 'NF == 2 {print $1}' "$log.samples")
   fd_peak=$(awk 'NF == 2 && $2 > m {m = $2} END {print m + 0}' "$log.samples")
   n=${#samples[@]}

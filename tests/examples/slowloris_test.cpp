@@ -80,7 +80,7 @@ Coro<std::string> one_request(Socket& s) {
 
 TEST_P(SlowlorisTest, StalledAndNonReadingClientsStayBoundedAndAreClosedWhenIdle) {
   ServerProcess server(CORIO_HTTP_HELLO_PATH, {"--port", "0", "--backend", GetParam(),
-                                               "--idle-timeout", "1", "--grace", "0.3"});
+                                               "--idle-timeout", "3", "--grace", "0.3"});
   const std::uint16_t port = server.port();
   ASSERT_NE(port, 0) << server.output();
   const pid_t pid = server.pid();
@@ -128,7 +128,8 @@ TEST_P(SlowlorisTest, StalledAndNonReadingClientsStayBoundedAndAreClosedWhenIdle
     }
     rss_loaded = rss_kib(pid);
     fds_loaded = fd_count(pid);
-    // The stalled ones are closed by the server's idle timeout (1 s).
+    // The stalled ones are closed by the server's idle timeout: 3 s, well past the
+    // ~0.5 s the set-up above takes, so none is closed before the counts are read.
     for (Socket& s : idle) {
       const bool closed = co_await wait_for(closed_by_server(s), 60s);
       idle_closed += closed;

@@ -78,9 +78,7 @@ TEST_P(SocketTest, TcpOverIpv6Loopback) {
 }
 
 TEST_P(SocketTest, UnixStreamSockets) {
-  if (!testing::unix_sockets_available()) {
-    GTEST_SKIP() << "no Unix domain sockets here (Wine 8.0 has no AF_UNIX)";
-  }
+  CORIO_SKIP_WITHOUT_UNIX_SOCKETS();
   run(round_trip(Address::local(testing::unix_socket_name("corio-test-" + GetParam()))));
 }
 
@@ -158,12 +156,7 @@ TEST_P(SocketTest, AnUnknownHostIsAResolverError) {
 }
 
 TEST_P(SocketTest, APeerResetIsConnectionReset) {
-  if (testing::under_wine()) {
-    // Wine 8.0 reads a peer's abortive close (SO_LINGER 0) as end of stream, not as
-    // WSAECONNRESET: a plain blocking Winsock program (no corio) shows the same under
-    // wine64, while Windows and Linux report the reset. Real Windows still runs this.
-    GTEST_SKIP() << "Wine 8.0 reports a peer's reset (SO_LINGER 0 close) as end of stream";
-  }
+  CORIO_SKIP_WHERE_A_RESET_READS_AS_EOF();
   auto main = []() -> Coro<void> {
     Socket listener = listen_on(Address::loopback(AddressFamily::ipv4, 0));
     Socket client = co_await connect(listener.local_address());

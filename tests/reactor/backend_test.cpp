@@ -28,8 +28,8 @@ namespace corio {
 namespace {
 
 using namespace std::chrono_literals;
+using net::try_send;
 using testing::raw_recv;
-using testing::raw_send;
 
 /// An operation that counts its completions and, given a sequence, records its rank.
 struct TestOp : Operation {
@@ -243,7 +243,7 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
 };
 
 void send_all(native_handle fd, std::string_view data) {
-  ASSERT_EQ(raw_send(fd, data.data(), data.size()), static_cast<std::intptr_t>(data.size()));
+  ASSERT_EQ(try_send(fd, data.data(), data.size()), static_cast<std::intptr_t>(data.size()));
 }
 
 TEST_P(BackendTest, SendCompletesInlineOrExactlyOnce) {
@@ -741,7 +741,7 @@ TEST_P(BackendTest, ReadableAndWritableWaits) {
 
   std::vector<char> fill(64u << 10, 'f');
   std::intptr_t sent = 0;
-  while ((sent = raw_send(a, fill.data(), fill.size())) > 0) {
+  while ((sent = try_send(a, fill.data(), fill.size())) > 0) {
   }
   ASSERT_EQ(sent, -EAGAIN);
   TestOp full(OpCode::writable, a);
@@ -771,7 +771,7 @@ TEST_P(BackendTest, WakeFromAnotherThreadInterruptsABlockedRunOnce) {
       std::this_thread::sleep_for(1ms);
     if (!returned.load()) {
       watchdog_fired = true;
-      (void)raw_send(peer, "w", 1);
+      (void)try_send(peer, "w", 1);
     }
   });
   const int rc = reactor().run_once(true);
@@ -878,7 +878,7 @@ TEST_P(BackendTest, ManyFdsWithPendingRecvsAllComplete) {
   }
   for (int i = 0; i < count; ++i) {
     const char byte = static_cast<char>(i);
-    ASSERT_EQ(raw_send(pairs[i].second, &byte, 1), 1);
+    ASSERT_EQ(try_send(pairs[i].second, &byte, 1), 1);
   }
   ASSERT_TRUE(run_until([&] {
     return std::all_of(ops.begin(), ops.end(), [](const auto& op) { return op->completions > 0; });
@@ -972,7 +972,7 @@ TEST_P(BackendTest, DatagramsLargerThanAnyInternalBufferArriveWhole) {
     std::vector<char> buf(65536);
     TestOp op(OpCode::recv, a, buf.data(), buf.size());
     EXPECT_FALSE(start(op));
-    ASSERT_EQ(raw_send(b, msg.data(), msg.size()), static_cast<std::intptr_t>(msg.size()));
+    ASSERT_EQ(try_send(b, msg.data(), msg.size()), static_cast<std::intptr_t>(msg.size()));
     ASSERT_TRUE(run_until_complete(op));
     ASSERT_EQ(op.result, static_cast<std::intptr_t>(msg.size()));
     EXPECT_TRUE(std::equal(msg.begin(), msg.end(), buf.begin()));
@@ -1005,7 +1005,7 @@ TEST_P(BackendTest, ManyConnectionsWithUnreadBytesAndAFloodingPeerLoseNothing) {
   auto push_flood = [&] {
     while (flood_sent < flood.size()) {
       const std::intptr_t n =
-          raw_send(flood_b, flood.data() + flood_sent, flood.size() - flood_sent);
+          try_send(flood_b, flood.data() + flood_sent, flood.size() - flood_sent);
       if (n <= 0) break;
       flood_sent += static_cast<std::size_t>(n);
     }

@@ -1,7 +1,7 @@
 // The few raw socket calls the tests make behind corio's back (to play the peer, or to
 // check what a backend did), with no OS type in sight. Each platform implements them in
 // one file the build picks (raw_socket_posix.cpp, raw_socket_win.cpp). Everything else
-// a test needs goes through corio::net.
+// a test needs goes through corio::net (a raw send is net::try_send).
 #pragma once
 
 #include <cstddef>
@@ -12,8 +12,6 @@
 
 namespace corio::testing {
 
-/// One non-blocking send that never raises SIGPIPE: bytes sent or -errno (-EAGAIN when full).
-std::intptr_t raw_send(native_handle h, const void* data, std::size_t len) noexcept;
 /// One non-blocking receive: bytes received (0 = end of stream) or -errno (-EAGAIN if none).
 std::intptr_t raw_recv(native_handle h, void* buf, std::size_t len) noexcept;
 /// Waits at most `timeout_ms` for `h` to be readable (data, end of stream or an error).

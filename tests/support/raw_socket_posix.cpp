@@ -19,11 +19,6 @@ namespace {
 
 }  // namespace
 
-std::intptr_t raw_send(native_handle h, const void* data, std::size_t len) noexcept {
-  const ssize_t n = ::send(static_cast<int>(h), data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-  return n >= 0 ? n : (errno == EWOULDBLOCK ? -EAGAIN : -errno);
-}
-
 std::intptr_t raw_recv(native_handle h, void* buf, std::size_t len) noexcept {
   const ssize_t n = ::recv(static_cast<int>(h), buf, len, MSG_DONTWAIT);
   return n >= 0 ? n : (errno == EWOULDBLOCK ? -EAGAIN : -errno);

@@ -14,12 +14,8 @@
 namespace corio::testing {
 namespace {
 
-int last_errno() noexcept {
-  return winsock::to_errno(static_cast<unsigned long>(::WSAGetLastError()));
-}
-
 [[noreturn]] void fail(const char* what) {
-  throw std::system_error(last_errno(), std::generic_category(), what);
+  throw std::system_error(winsock::last_errno(), std::generic_category(), what);
 }
 
 SOCKET sock(native_handle h) noexcept {
@@ -32,14 +28,9 @@ int clamp(std::size_t n) noexcept {
 
 }  // namespace
 
-std::intptr_t raw_send(native_handle h, const void* data, std::size_t len) noexcept {
-  const int n = ::send(sock(h), static_cast<const char*>(data), clamp(len), 0);
-  return n >= 0 ? n : -last_errno();
-}
-
 std::intptr_t raw_recv(native_handle h, void* buf, std::size_t len) noexcept {
   const int n = ::recv(sock(h), static_cast<char*>(buf), clamp(len), 0);
-  return n >= 0 ? n : -last_errno();
+  return n >= 0 ? n : -winsock::last_errno();
 }
 
 bool wait_readable(native_handle h, int timeout_ms) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -80,9 +81,19 @@ int accept_errno() noexcept;
 [[nodiscard]] inline std::size_t io_length(const Operation& op) noexcept {
   return active() ? detail::shorten(op) : op.length;
 }
-/// An accept failure to inject (negative errno), or 0.
-[[nodiscard]] inline int accept_failure(native_handle h) noexcept {
-  return hit(Kind::accept_error, h) ? -detail::accept_errno() : 0;
+/// The error to fail `op` with instead of doing it (negative errno), or 0: an accept
+/// failure for an accept, ECONNRESET for a recv or send.
+[[nodiscard]] inline std::intptr_t failure(const Operation& op) noexcept {
+  if (!active()) return 0;
+  switch (op.code) {
+    case OpCode::accept:
+      return detail::roll(Kind::accept_error, op.handle) ? -detail::accept_errno() : 0;
+    case OpCode::recv:
+    case OpCode::send:
+      return detail::roll(Kind::econnreset, op.handle) ? -ECONNRESET : 0;
+    default:
+      return 0;
+  }
 }
 
 }  // namespace corio::faults
