@@ -192,11 +192,13 @@ void EventLoop::run_inbox() {
 }
 
 void EventLoop::run_once(bool may_block) {
-  // I/O and timers first (they resume their coroutines directly), then what was ready
-  // at that point; callbacks queued meanwhile wait for the next turn, so I/O is polled
-  // between them (asyncio's _run_once has the same order). Ending with the ready queue
-  // lets run_until_done see a finished task before it would block again. A pending
-  // stop() means this turn must not wait (asyncio: timeout 0 when _stopping).
+  // asyncio's _run_once: the reactor collects the completions and due timers, whose
+  // callbacks only queue their waiters; cross-thread posts are queued likewise; then the
+  // ready queue runs once, as it stood at that point. Callbacks queued meanwhile wait
+  // for the next turn, so I/O and timers are polled between them and no task, however
+  // it waits, can keep a turn going. Ending with the ready queue lets run_until_done see
+  // a finished task before it would block again. A pending stop() means this turn must
+  // not wait (asyncio: timeout 0 when _stopping).
   const bool inbox_waiting = inbox_pending_.load(std::memory_order_acquire);
   int rc = reactor_->run_once(may_block && ready_.empty() && !inbox_waiting && !stopping_);
   if (rc < 0) throw std::system_error(-rc, std::generic_category(), "corio: backend wait failed");

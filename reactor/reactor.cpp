@@ -53,21 +53,8 @@ int Reactor::run_once(bool may_block) noexcept {
   }
 
   if (observer_ != nullptr) [[unlikely]]
-    return deliver_observed();
-  int delivered = 0;
-  while (Operation* op = completions_.pop()) {
-    --in_flight_;
-    op->on_complete(*op);
-    ++delivered;
-  }
-  if (!timers_.empty()) {
-    const TimePoint now = clock_->now();
-    while (Timer* t = timers_.pop_due(now)) {
-      t->on_fire(*t);
-      ++delivered;
-    }
-  }
-  return delivered;
+    return deliver<true>();
+  return deliver<false>();
 }
 
 // A blocking wait that fails with EINTR reported nothing, yet the turn is not over
@@ -93,25 +80,36 @@ int Reactor::wait_uninterrupted(Duration timeout) noexcept {
   return rc;
 }
 
-// The delivery loops of run_once with the observer told around each step; a copy, so
-// the unobserved loops stay free of per-delivery checks. A step may change the observer;
-// the change applies from the next turn.
-int Reactor::deliver_observed() noexcept {
-  DeliveryObserver* const observer = observer_;
+// Delivers what is due as the turn's delivery begins. Completions: the queue is taken
+// whole, so one that a callback's cancel() pushes meanwhile waits for the next turn.
+// Timers: the heap is ordered by (deadline, seq), so stopping at the first timer armed
+// during delivery (seq at or past the mark) leaves it, and any due timer behind it, to
+// the next turn, whose wait does not block (a due timer makes its timeout 0). A callback
+// that re-arms itself already due therefore fires once a turn, as asyncio's call_at()
+// in the past does, instead of keeping the turn going. With kObserved the observer is
+// told around each step; a step may change the observer, which applies from the next
+// turn.
+template <bool kObserved>
+int Reactor::deliver() noexcept {
+  [[maybe_unused]] DeliveryObserver* const observer = observer_;
   int delivered = 0;
-  while (Operation* op = completions_.pop()) {
+  CompletionQueue batch = completions_.take_all();
+  while (Operation* op = batch.pop()) {
     --in_flight_;
-    observer->before_delivery();
+    if constexpr (kObserved) observer->before_delivery();
     op->on_complete(*op);
-    observer->after_delivery();
+    if constexpr (kObserved) observer->after_delivery();
     ++delivered;
   }
   if (!timers_.empty()) {
     const TimePoint now = clock_->now();
-    while (Timer* t = timers_.pop_due(now)) {
-      observer->before_delivery();
+    const std::uint32_t mark = timers_.next_seq();
+    while (Timer* t = timers_.top()) {
+      if (t->deadline > now || static_cast<std::int32_t>(t->seq - mark) >= 0) break;
+      timers_.pop_due(now);
+      if constexpr (kObserved) observer->before_delivery();
       t->on_fire(*t);
-      observer->after_delivery();
+      if constexpr (kObserved) observer->after_delivery();
       ++delivered;
     }
   }

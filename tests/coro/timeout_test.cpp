@@ -195,8 +195,22 @@ TEST_P(TimeoutTest, NestedScopesExpiringTogetherReportTheOuterOne) {
 
 TEST_P(TimeoutTest, AnOuterCancelStaysCancelledErrorEvenIfTheDeadlinePassed) {
   auto main = []() -> Coro<void> {
-    auto worker = []() -> Coro<void> { co_await timeout(1s).run(sleep(1h)); };
-    Task<void> t = create_task(worker());
+    // The body takes one more step to unwind after the deadline cancelled it; the outer
+    // cancel arrives in that step, after the deadline passed and before the scope exits.
+    auto slow_to_unwind = []() -> Coro<void> {
+      bool cancelled = false;
+      try {
+        co_await sleep(1h);
+      } catch (const CancelledError&) {
+        cancelled = true;
+      }
+      if (cancelled) {
+        co_await sleep(0s);  // the outer cancel lands here
+        throw CancelledError();
+      }
+    };
+    auto worker = [](auto body) -> Coro<void> { co_await timeout(1s).run(body()); };
+    Task<void> t = create_task(worker(slow_to_unwind));
     auto killer = [](Task<void> t) -> Coro<void> {
       co_await sleep(1s);  // the same instant as the deadline, queued after it
       t.cancel();
@@ -204,6 +218,23 @@ TEST_P(TimeoutTest, AnOuterCancelStaysCancelledErrorEvenIfTheDeadlinePassed) {
     spawn(killer(t));
     EXPECT_THROW(co_await t, CancelledError);
     EXPECT_TRUE(t.cancelled());
+  };
+  run_bounded(main());
+}
+
+// asyncio's order: both timers are due in the same turn, each only queues its waiter,
+// and the body unwinds (ending the scope with TimeoutError) before the killer runs.
+TEST_P(TimeoutTest, ACancelDueAtTheDeadlinesInstantComesAfterTheTimeoutLikeAsyncio) {
+  auto main = []() -> Coro<void> {
+    auto worker = []() -> Coro<void> { co_await timeout(1s).run(sleep(1h)); };
+    Task<void> t = create_task(worker());
+    auto killer = [](Task<void> t) -> Coro<void> {
+      co_await sleep(1s);  // the same instant as the deadline, queued after it
+      t.cancel();          // too late: t has finished
+    };
+    spawn(killer(t));
+    EXPECT_THROW(co_await t, TimeoutError);
+    EXPECT_FALSE(t.cancelled());
   };
   run_bounded(main());
 }

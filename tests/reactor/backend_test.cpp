@@ -905,6 +905,58 @@ TEST_P(BackendTest, TimersFireInDeadlineOrderAndACancelledTimerNeverFires) {
   EXPECT_EQ(reactor().timer_count(), 0u);
 }
 
+// A turn fires the timers that were due when its delivery began: one that re-arms itself
+// already due fires again in the next turn, not in an endless loop within this one.
+TEST_P(BackendTest, ATimerThatRearmsItselfAlreadyDueFiresOncePerTurn) {
+  struct Rearming : Timer {
+    Reactor* reactor = nullptr;
+    int fires = 0;
+  } t;
+  t.reactor = &reactor();
+  t.deadline = reactor().now() - 1s;
+  t.on_fire = [](Timer& timer) noexcept {
+    auto& self = static_cast<Rearming&>(timer);
+    // Bounded, so a reactor that loops within a turn fails instead of hanging.
+    if (++self.fires < 1000) self.reactor->add_timer(self);
+  };
+  reactor().add_timer(t);
+  for (int turn = 1; turn <= 5; ++turn) {
+    ASSERT_GE(reactor().run_once(true), 0);
+    EXPECT_EQ(t.fires, turn);
+  }
+  EXPECT_TRUE(reactor().cancel_timer(t));
+}
+
+// Likewise a completion that a delivery causes (a cancel that readiness backends finish
+// at once) is delivered in the next turn.
+TEST_P(BackendTest, ACompletionCausedDuringDeliveryIsDeliveredInTheNextTurn) {
+  auto [a, b] = socket_pair();
+  auto [c, d] = socket_pair();
+  char buf1[8], buf2[8];
+  struct Cancelling : TestOp {
+    using TestOp::TestOp;
+    Reactor* reactor = nullptr;
+    Operation* victim = nullptr;
+  } first(OpCode::recv, a, buf1, sizeof buf1);
+  first.reactor = &reactor();
+  first.on_complete = [](Operation& op) noexcept {
+    auto& self = static_cast<Cancelling&>(op);
+    ++self.completions;
+    self.reactor->cancel(*self.victim);
+  };
+  TestOp second(OpCode::recv, c, buf2, sizeof buf2);
+  first.victim = &second;
+  ASSERT_FALSE(start(first));
+  ASSERT_FALSE(start(second));
+  send_all(b, "go");
+  ASSERT_TRUE(run_until([&] { return first.completions == 1; }));
+  EXPECT_EQ(second.completions, 0) << "delivered in the turn that caused it";
+  ASSERT_TRUE(run_until_complete(second));
+  EXPECT_EQ(second.result, -ECANCELED);
+  EXPECT_EQ(second.completions, 1);
+  (void)d;
+}
+
 // ---- Read-ahead: a completion backend may receive before anyone asks (io_uring's
 // multishot recv into provided buffers). Whatever it holds must come out whole, in
 // order, and only through the reactor; these hold for every backend.

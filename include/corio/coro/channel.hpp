@@ -147,7 +147,7 @@ class Channel {
         return;
       }
       try {
-        loop_->call_soon_threadsafe([h = caller_] { h.resume(); });
+        loop_->call_soon_threadsafe([loop = loop_, h = caller_] { loop->schedule(h); });
       } catch (...) {
         // Its loop is closed, so its task is gone (its destructor ran first).
       }

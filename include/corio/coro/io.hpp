@@ -65,7 +65,7 @@ class [[nodiscard]] IoAwaiter : protected detail::WaitPoint, protected Operation
         self.defer_cancel();  // it finished first: keep the result, cancel at next await
       }
     }
-    EventLoop::current()->resume(self.caller_);
+    EventLoop::current()->schedule(self.caller_);
   }
   static void on_cancel(detail::WaitPoint& wp) noexcept {
     auto& self = static_cast<IoAwaiter&>(wp);

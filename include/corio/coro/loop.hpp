@@ -151,16 +151,14 @@ class EventLoop {
   /// Queues `fn(arg)` to run in a later turn, FIFO: the library's allocation-free
   /// call_soon (awaiters resume coroutines through it). `fn` must not throw.
   void call_soon(void (*fn)(void*), void* arg) { ready_.push(Callback{fn, arg}); }
-  /// Queues the resumption of `h`.
+  /// Queues the resumption of `h`. Completions and timers resume their waiters only
+  /// through this: nothing resumes a coroutine from inside the reactor's delivery, so
+  /// no waiter can keep a turn going (design.md, "The loop").
   void schedule(std::coroutine_handle<> h) { call_soon(&resume_address, h.address()); }
-  /// Resumes `h` now with a fresh cooperative budget (used by completions).
-  void resume(std::coroutine_handle<> h) {
-    budget_ = kBudget;
-    h.resume();
-  }
   /// Takes one unit of the running step's budget for an operation that finished
   /// without waiting; false means the step has used its share and should yield, so one
-  /// busy socket cannot starve the rest (Tokio's coop budget, same size).
+  /// busy socket cannot starve the rest (Tokio's coop budget, same size). Only the loop
+  /// refills it, at the start of each step it runs from the ready queue.
   bool consume_budget() noexcept { return budget_ > 0 && --budget_ >= 0; }
 
   /// Runs turns until `task` is done (run_until_complete without the result); throws

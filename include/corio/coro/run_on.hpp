@@ -158,7 +158,7 @@ class [[nodiscard]] RunOnAwaiter : WaitPoint {
       }
     }
     self.end();
-    std::exchange(s->waiter, {}).resume();
+    EventLoop::current()->schedule(std::exchange(s->waiter, {}));
   }
 
   static void on_cancel(WaitPoint& wp) noexcept {

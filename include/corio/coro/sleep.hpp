@@ -41,6 +41,13 @@ class [[nodiscard]] SleepAwaiter : detail::WaitPoint, Timer {
       }
       deadline = loop.now() + delay;
       on_fire = &fired;
+    } else if (deadline <= loop.now()) {
+      // Already due: sleep(0), as asyncio's sleep with a delay <= 0. Through the heap it
+      // would fire in this very turn's delivery, so a ticker that fell behind
+      // (`next += 1ms; sleep_until(next)`) would run every catch-up tick before anything
+      // else got a turn.
+      loop.schedule(caller);
+      return true;
     }
     loop.reactor().add_timer(*this);
     return true;
@@ -59,7 +66,7 @@ class [[nodiscard]] SleepAwaiter : detail::WaitPoint, Timer {
   static void fired(Timer& t) noexcept {
     auto& self = static_cast<SleepAwaiter&>(t);
     self.end();
-    EventLoop::current()->resume(self.caller_);
+    EventLoop::current()->schedule(self.caller_);
   }
   static void on_cancel(detail::WaitPoint& wp) noexcept {
     auto& self = static_cast<SleepAwaiter&>(wp);

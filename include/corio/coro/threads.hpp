@@ -59,7 +59,7 @@ class [[nodiscard]] ToThreadAwaiter : WaitPoint {
       loop.call_soon_threadsafe([job = std::move(job)] {
         if (!job->waiter) return;
         static_cast<ToThreadAwaiter*>(job->wait_point)->end();
-        std::exchange(job->waiter, {}).resume();
+        EventLoop::current()->schedule(std::exchange(job->waiter, {}));
       });
     });
     return true;

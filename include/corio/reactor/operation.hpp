@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 namespace corio {
 
@@ -86,6 +87,14 @@ class CompletionQueue {
   }
 
   [[nodiscard]] bool empty() const noexcept { return head_ == nullptr; }
+
+  /// Moves every queued operation into the returned queue, leaving this one empty.
+  [[nodiscard]] CompletionQueue take_all() noexcept {
+    CompletionQueue all;
+    all.head_ = std::exchange(head_, nullptr);
+    all.tail_ = std::exchange(tail_, nullptr);
+    return all;
+  }
 
  private:
   Operation* head_ = nullptr;

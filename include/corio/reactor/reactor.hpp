@@ -78,8 +78,11 @@ class Reactor {
   [[nodiscard]] std::size_t timer_count() const noexcept { return timers_.size(); }
 
   /// One turn: waits for I/O until the next deadline (not at all when `may_block` is
-  /// false or completions are queued), then delivers every completion and fires every
-  /// due timer. Returns the number delivered, or -errno if the backend failed.
+  /// false or completions are queued), then delivers the completions and fires the due
+  /// timers that were there when delivery began. What a delivery adds (a completion
+  /// pushed by a cancel, a timer armed already due) waits for the next turn, so no
+  /// callback can keep a turn going. Returns the number delivered, or -errno if the
+  /// backend failed.
   int run_once(bool may_block) noexcept;
 
   /// Interrupts a blocked run_once from any thread.
@@ -91,7 +94,8 @@ class Reactor {
 
  private:
   explicit Reactor(Clock& clock) noexcept : clock_(&clock) {}
-  int deliver_observed() noexcept;
+  template <bool kObserved>
+  int deliver() noexcept;
   int wait_uninterrupted(Duration timeout) noexcept;
 
   CompletionQueue completions_;  // declared before the backend, which pushes into it

@@ -36,6 +36,9 @@ class TimerHeap {
   [[nodiscard]] Timer* top() const noexcept { return heap_.empty() ? nullptr : heap_[0].timer; }
   /// Removes and returns the earliest timer if its deadline is at or before `now`.
   Timer* pop_due(TimePoint now) noexcept;
+  /// The insertion number the next push() gives (Timer::seq): a timer whose seq is at or
+  /// past a value read earlier was armed after that read.
+  [[nodiscard]] std::uint32_t next_seq() const noexcept { return next_seq_; }
   [[nodiscard]] std::size_t size() const noexcept { return heap_.size(); }
   [[nodiscard]] bool empty() const noexcept { return heap_.empty(); }
 
