@@ -30,8 +30,8 @@
 #include <utility>
 #include <vector>
 
-#include "corio/reactor/faults.hpp"
-#include "corio/reactor/net.hpp"
+#include "backends/fault_points.hpp"
+#include "corio/os/net.hpp"
 
 namespace corio {
 namespace {

@@ -32,8 +32,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "backends/winsock.hpp"
-#include "corio/reactor/net.hpp"
+#include "os/winsock.hpp"
+#include "corio/os/net.hpp"
 
 namespace corio {
 namespace {

@@ -5,7 +5,7 @@
 #include <memory>
 #include <system_error>
 
-#include "corio/reactor/backend.hpp"
+#include "corio/backends/backend.hpp"
 
 namespace corio {
 

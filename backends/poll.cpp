@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "backends/readiness.hpp"
-#include "reactor/posix_fd.hpp"
+#include "os/posix_fd.hpp"
 
 namespace corio {
 namespace {

@@ -4,7 +4,7 @@
 #include <memory>
 #include <system_error>
 
-#include "corio/reactor/backend.hpp"
+#include "corio/backends/backend.hpp"
 
 namespace corio {
 

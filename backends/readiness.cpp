@@ -1,15 +1,14 @@
 #include "backends/readiness.hpp"
 
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <climits>
 
-#include "corio/reactor/faults.hpp"
-#include "corio/reactor/net.hpp"
-#include "reactor/posix_fd.hpp"
+#include "corio/os/net.hpp"
+#include "os/faults.hpp"
+#include "os/socket_io.hpp"
 
 namespace corio::readiness {
 namespace {
@@ -20,116 +19,47 @@ enum ConnectPhase : std::uint8_t { connect_start = 0, connect_in_progress = 1 };
 // read/write): its result proves nothing about the socket being drained or full.
 constexpr std::uint8_t asked_less = 2;
 
-int fd_of(const Operation& op) noexcept {
-  return static_cast<int>(op.handle);
-}
-
-// Calls `call` until it is not interrupted by a signal, and folds the result into
-// ">= 0 or -errno" with EWOULDBLOCK spelled as EAGAIN (they differ on some systems).
-template <class Call>
-std::intptr_t retry(const Operation& op, Call call) noexcept {
-  for (;;) {
-    // An injected EINTR stands for a signal that arrived before the call did anything.
-    if (faults::hit(faults::Kind::eintr, op.handle)) continue;
-    const auto r = call();
-    if (r >= 0) return static_cast<std::intptr_t>(r);
-    if (errno == EINTR) continue;
-    return (errno == EWOULDBLOCK) ? -EAGAIN : -errno;
-  }
-}
-
-sockaddr* sockaddr_of(SocketAddress* a) noexcept {
-  return a != nullptr ? reinterpret_cast<sockaddr*>(a->data) : nullptr;
-}
-
 std::intptr_t perform_connect(Operation& op) noexcept {
-  const int fd = fd_of(op);
-  if (op.backend_state == connect_start) {
-    if (op.address == nullptr) return -EINVAL;
-    if (::connect(fd, sockaddr_of(op.address), op.address->size) == 0) return 0;
-    switch (errno) {
-      case EINPROGRESS:
-      // connect(2): an interrupted connect carries on asynchronously, like EINPROGRESS;
-      // calling it again would only report EALREADY.
-      case EINTR:
-        op.backend_state = connect_in_progress;
-        return -EAGAIN;
-      case EAGAIN:
-        // unix(7): a non-blocking AF_UNIX connect fails with EAGAIN when the listener's
-        // backlog is full. No readiness event announces free room (the unconnected
-        // socket is always writable), so waiting could only spin; report a refusal.
-        return -ECONNREFUSED;
-      default:
-        return -errno;
-    }
-  }
-  // The socket became writable (or failed): connect(2) says read SO_ERROR now.
-  int error = 0;
-  socklen_t len = sizeof error;
-  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0) return -errno;
-  return error == 0 ? 0 : -error;
+  if (op.backend_state == connect_in_progress) return sys::connect_result(op.handle);
+  if (op.address == nullptr) return -EINVAL;
+  const std::intptr_t r = sys::connect_start(op.handle, *op.address);
+  if (r != -EINPROGRESS) return r;
+  op.backend_state = connect_in_progress;
+  return -EAGAIN;
 }
 
-// Readiness waits cannot be "tried" by reading or writing, so ask poll() without
-// blocking; POLLNVAL means the fd was closed under us.
-std::intptr_t poll_once(const Operation& op, short events) noexcept {
-  pollfd p{fd_of(op), events, 0};
-  const std::intptr_t r = retry(op, [&] { return ::poll(&p, 1, 0); });
-  if (r < 0) return r;
-  if (r == 0) return -EAGAIN;
-  return (p.revents & POLLNVAL) != 0 ? -EBADF : 0;
+// The length a recv or send really asked for decides whether a short result means the
+// socket was drained (or filled): remember it for exhausted().
+std::intptr_t note_asked(Operation& op, std::size_t asked, std::intptr_t r) noexcept {
+  op.backend_state = asked < op.length ? asked_less : 0;
+  return r;
 }
 
 }  // namespace
 
 std::intptr_t perform(Operation& op) noexcept {
-  if (const std::intptr_t injected = faults::failure(op)) return injected;
-  const int fd = fd_of(op);
+  std::size_t asked = 0;
   switch (op.code) {
-    case OpCode::accept: {
-      auto len = static_cast<socklen_t>(sizeof op.address->data);
-      const std::intptr_t r = retry(op, [&] {
-        return posix::accept_socket(fd, sockaddr_of(op.address),
-                                    op.address != nullptr ? &len : nullptr);
-      });
-      if (r >= 0 && op.address != nullptr) {
-        op.address->size = std::min<std::uint32_t>(len, sizeof op.address->data);
-      }
-      return r;
-    }
+    case OpCode::accept:
+      return sys::accept(op.handle, op.address);
     case OpCode::connect:
       return perform_connect(op);
     case OpCode::recv: {
-      const std::size_t len = faults::io_length(op);
-      op.backend_state = len < op.length ? asked_less : 0;
-      return retry(op, [&] { return ::recv(fd, op.buffer, len, op.flags); });
+      const std::intptr_t r = sys::recv(op.handle, op.buffer, op.length, op.flags, asked);
+      return note_asked(op, asked, r);
     }
     case OpCode::send: {
-      const std::size_t len = faults::io_length(op);
-      op.backend_state = len < op.length ? asked_less : 0;
-      // MSG_NOSIGNAL: a peer that went away must give EPIPE, not kill the process.
-      return retry(op, [&] { return ::send(fd, op.buffer, len, op.flags | MSG_NOSIGNAL); });
+      const std::intptr_t r = sys::send(op.handle, op.buffer, op.length, op.flags, asked);
+      return note_asked(op, asked, r);
     }
-    case OpCode::recvfrom: {
-      auto len = static_cast<socklen_t>(sizeof op.address->data);
-      const std::intptr_t r = retry(op, [&] {
-        return ::recvfrom(fd, op.buffer, op.length, op.flags, sockaddr_of(op.address),
-                          op.address != nullptr ? &len : nullptr);
-      });
-      if (r >= 0 && op.address != nullptr) {
-        op.address->size = std::min<std::uint32_t>(len, sizeof op.address->data);
-      }
-      return r;
-    }
+    case OpCode::recvfrom:
+      return sys::recvfrom(op.handle, op.buffer, op.length, op.flags, op.address);
     case OpCode::sendto:
-      return retry(op, [&] {
-        return ::sendto(fd, op.buffer, op.length, op.flags | MSG_NOSIGNAL, sockaddr_of(op.address),
-                        op.address != nullptr ? op.address->size : 0);
-      });
+      return sys::sendto(op.handle, op.buffer, op.length, op.flags, op.address);
     case OpCode::readable:
-      return poll_once(op, POLLIN);
+      return sys::poll_ready(op.handle, false);
     case OpCode::writable:
-      return poll_once(op, POLLOUT);
+      return sys::poll_ready(op.handle, true);
   }
   return -EINVAL;
 }

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "corio/reactor/operation.hpp"
+#include "corio/backends/operation.hpp"
 
 namespace corio::readiness {
 
@@ -116,7 +116,7 @@ inline bool finish(Operation& op, std::intptr_t result) noexcept {
 /// right here, with its result set (-EBADF, -ENOMEM).
 FdState* start_submit(FdTable& table, Operation& op) noexcept;
 
-/// Fault injection (corio/reactor/faults.hpp): whether to pretend `op`'s call said
+/// Fault injection (os/faults.hpp): whether to pretend `op`'s call said
 /// EAGAIN. Only safe where the poller will report the fd again without a new edge.
 bool spurious_eagain(const Operation& op) noexcept;
 

@@ -1,11 +1,13 @@
-# Platform choice, part one (of two): which backend sources this build compiles.
-# The other part is reactor/select.cpp, which picks among the compiled ones at run time.
-# Sets CORIO_BACKEND_SOURCES, CORIO_BACKEND_DEFINITIONS, CORIO_BACKEND_LIBRARIES.
+# Platform choice, part one (of two): which backend and OS-layer sources this build
+# compiles. The other part is reactor/select.cpp, which picks among the compiled backends
+# at run time. Sets CORIO_BACKEND_SOURCES, CORIO_OS_SOURCES, CORIO_BACKEND_DEFINITIONS
+# (used by both) and CORIO_BACKEND_LIBRARIES.
 include(CheckIncludeFileCXX)
 include(CheckCXXSymbolExists)
 include(CheckStructHasMember)
 
 set(CORIO_BACKEND_SOURCES "")
+set(CORIO_OS_SOURCES "")
 set(CORIO_BACKEND_DEFINITIONS "")
 set(CORIO_BACKEND_LIBRARIES "")
 set(CORIO_BACKENDS "")
@@ -20,16 +22,16 @@ endfunction()
 if(UNIX)
   # Shared by the readiness backends: the non-blocking socket calls and per-fd queues.
   list(APPEND CORIO_BACKEND_SOURCES backends/readiness.cpp)
-  # The platform's synchronous socket calls and signal delivery (not a backend: every
-  # backend on the platform shares them).
-  list(APPEND CORIO_BACKEND_SOURCES reactor/net_posix.cpp reactor/signals_posix.cpp
-       reactor/posix_fd.cpp)
-  # The sockaddr headers reactor/address.cpp builds addresses with (reactor/sockaddr.hpp).
-  list(APPEND CORIO_BACKEND_DEFINITIONS CORIO_SOCKADDR_HEADER="reactor/sockaddr_posix.hpp")
+  # The OS layer's POSIX files: synchronous socket calls, signal delivery, descriptors,
+  # the readiness backends' non-blocking calls (every backend on the platform shares them).
+  list(APPEND CORIO_OS_SOURCES os/net_posix.cpp os/signals_posix.cpp os/posix_fd.cpp
+       os/socket_io_posix.cpp)
+  # The sockaddr headers os/address.cpp builds addresses with (os/sockaddr.hpp).
+  list(APPEND CORIO_BACKEND_DEFINITIONS CORIO_SOCKADDR_HEADER="os/sockaddr_posix.hpp")
 
   # Capabilities, not platforms: the code says CORIO_HAVE_ACCEPT4, never __APPLE__.
   # Linux and FreeBSD make a descriptor non-blocking and close-on-exec in the call that
-  # creates it; macOS has none of these and needs fcntl() after (reactor/posix_fd.cpp).
+  # creates it; macOS has none of these and needs fcntl() after (os/posix_fd.cpp).
   check_cxx_symbol_exists(accept4 sys/socket.h CORIO_HAVE_ACCEPT4)
   check_cxx_symbol_exists(SOCK_NONBLOCK sys/socket.h CORIO_HAVE_SOCK_NONBLOCK)
   check_cxx_symbol_exists(pipe2 unistd.h CORIO_HAVE_PIPE2)
@@ -84,11 +86,10 @@ endif()
 
 if(WIN32)
   # Windows (cross-compiled with mingw-w64 and tested under Wine: the windows-wine
-  # preset). The Winsock counterparts of net_posix.cpp and signals_posix.cpp, the errno
-  # table they share with the backend, and IOCP, the only backend there.
-  list(APPEND CORIO_BACKEND_SOURCES backends/winsock.cpp reactor/net_win.cpp
-       reactor/signals_win.cpp)
-  list(APPEND CORIO_BACKEND_DEFINITIONS CORIO_SOCKADDR_HEADER="reactor/sockaddr_win.hpp")
+  # preset). The OS layer's Winsock counterparts of net_posix.cpp and signals_posix.cpp,
+  # the errno table they share with the backend, and IOCP, the only backend there.
+  list(APPEND CORIO_OS_SOURCES os/winsock.cpp os/net_win.cpp os/signals_win.cpp)
+  list(APPEND CORIO_BACKEND_DEFINITIONS CORIO_SOCKADDR_HEADER="os/sockaddr_win.hpp")
   corio_add_backend(iocp backends/iocp.cpp)
   # Windows 10 APIs (and their declarations in mingw's headers); windows.h without its
   # min/max macros and rarely used parts.

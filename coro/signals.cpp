@@ -10,7 +10,7 @@
 #include "corio/coro/loop.hpp"
 #include "corio/coro/runtime_error.hpp"
 #include "corio/coro/task.hpp"
-#include "corio/reactor/signals.hpp"
+#include "corio/os/signals.hpp"
 
 namespace corio {
 namespace {

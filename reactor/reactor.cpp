@@ -2,7 +2,7 @@
 
 #include <cerrno>
 
-#include "corio/reactor/faults.hpp"
+#include "os/faults.hpp"
 #include "reactor/select.hpp"
 
 namespace corio {

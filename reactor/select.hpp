@@ -6,7 +6,7 @@
 #include <string_view>
 #include <system_error>
 
-#include "corio/reactor/backend.hpp"
+#include "corio/backends/backend.hpp"
 
 namespace corio {
 

@@ -32,5 +32,5 @@
 #include "corio/coro/threads.hpp"
 #include "corio/coro/timeout.hpp"
 #include "corio/coro/wait.hpp"
-#include "corio/reactor/net.hpp"
+#include "corio/os/net.hpp"
 #include "corio/reactor/reactor.hpp"

@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "reactor/posix_fd.hpp"
+#include "os/posix_fd.hpp"
 
 namespace corio::testing {
 

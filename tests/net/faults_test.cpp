@@ -1,4 +1,4 @@
-// Fault injection (corio/reactor/faults.hpp) on every backend: transparent faults
+// Fault injection (os/faults.hpp) on every backend: transparent faults
 // (EINTR, spurious EAGAIN, short reads and writes) lose and duplicate nothing; accept
 // failures only delay connections; a reset reaches only the connection it hits. The
 // whole network suite also runs again with CORIO_FAULTS set (ctest's faults/ tests).
@@ -15,7 +15,7 @@
 
 #include "backend_param.hpp"
 #include "corio/corio.hpp"
-#include "corio/reactor/faults.hpp"
+#include "os/faults.hpp"
 #include "coro/test_coros.hpp"
 
 namespace corio {

@@ -20,7 +20,7 @@
 #include <signal.h>
 #endif
 
-#include "corio/reactor/net.hpp"
+#include "corio/os/net.hpp"
 #include "corio/reactor/reactor.hpp"
 #include "support/raw_socket.hpp"
 

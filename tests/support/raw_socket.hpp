@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <utility>
 
-#include "corio/reactor/net.hpp"
+#include "corio/os/net.hpp"
 
 namespace corio::testing {
 

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <system_error>
 
-#include "reactor/posix_fd.hpp"
+#include "os/posix_fd.hpp"
 #include "support/raw_socket.hpp"
 
 namespace corio::testing {

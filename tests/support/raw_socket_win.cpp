@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <system_error>
 
-#include "backends/winsock.hpp"
+#include "os/winsock.hpp"
 #include "support/raw_socket.hpp"
 
 namespace corio::testing {

@@ -9,7 +9,7 @@
 
 #include "corio/coro/loop.hpp"
 #include "corio/coro/promise.hpp"
-#include "corio/reactor/operation.hpp"
+#include "corio/backends/operation.hpp"
 
 namespace corio {
 

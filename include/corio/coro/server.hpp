@@ -16,7 +16,7 @@
 #include "corio/coro/socket.hpp"
 #include "corio/coro/streams.hpp"
 #include "corio/reactor/clock.hpp"
-#include "corio/reactor/net.hpp"
+#include "corio/os/net.hpp"
 
 namespace corio {
 

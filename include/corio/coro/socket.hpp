@@ -14,7 +14,7 @@
 #include "corio/coro/coro.hpp"
 #include "corio/coro/io.hpp"
 #include "corio/reactor/clock.hpp"
-#include "corio/reactor/net.hpp"
+#include "corio/os/net.hpp"
 
 namespace corio {
 

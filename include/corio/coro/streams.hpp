@@ -15,7 +15,7 @@
 #include "corio/coro/coro.hpp"
 #include "corio/coro/socket.hpp"
 #include "corio/reactor/clock.hpp"
-#include "corio/reactor/net.hpp"
+#include "corio/os/net.hpp"
 
 namespace corio {
 

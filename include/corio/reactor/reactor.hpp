@@ -9,9 +9,9 @@
 #include <system_error>
 #include <vector>
 
-#include "corio/reactor/backend.hpp"
+#include "corio/backends/backend.hpp"
 #include "corio/reactor/clock.hpp"
-#include "corio/reactor/operation.hpp"
+#include "corio/backends/operation.hpp"
 #include "corio/reactor/timer.hpp"
 
 namespace corio {

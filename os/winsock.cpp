@@ -1,5 +1,5 @@
 // Winsock start-up and the Windows-error-to-errno table (see winsock.hpp).
-#include "backends/winsock.hpp"
+#include "os/winsock.hpp"
 
 // winsock2.h first: windows.h would otherwise bring in the old winsock.h.
 #include <winsock2.h>

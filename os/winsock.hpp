@@ -1,4 +1,4 @@
-// Winsock plumbing shared by the IOCP backend and reactor/net_win.cpp: starting Winsock
+// Winsock plumbing shared by the IOCP backend and os/net_win.cpp: starting Winsock
 // once per process and the one table that turns Windows error codes into the errno
 // values the layers above expect.
 #pragma once

@@ -1,7 +1,7 @@
 // The CORIO_HAVE_* macros name capabilities CMake found (cmake/Backends.cmake), never a
 // platform. Where the one-call form exists it is used: it is one syscall, and it leaves
 // no window in which another thread's fork+exec could inherit the descriptor.
-#include "reactor/posix_fd.hpp"
+#include "os/posix_fd.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

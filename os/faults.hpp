@@ -1,4 +1,4 @@
-// Fault injection for tests: makes the backends' socket calls fail or come up short at
+// Fault injection for tests: makes the OS layer's socket calls fail or come up short at
 // random, from a seed, so the layers above can be shown to absorb what the OS may do
 // (EINTR, spurious EAGAIN, short reads and writes) and to contain what they cannot
 // absorb (ECONNRESET, accept failures) to the one connection it hits. Off unless a test
@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "corio/reactor/operation.hpp"
+#include "corio/os/handle.hpp"
 
 namespace corio::faults {
 
@@ -61,10 +61,13 @@ void load_env();
 /// "eintr=N eagain=N short=N econnreset=N accept=N".
 [[nodiscard]] std::string summary();
 
+/// Which kind of call a hook is asked about.
+enum class Call : std::uint8_t { accept, recv, send, other };
+
 namespace detail {
 extern std::atomic<bool> g_active;
 bool roll(Kind k, native_handle h) noexcept;
-std::size_t shorten(const Operation& op) noexcept;
+std::size_t shorten(native_handle h, std::size_t length) noexcept;
 int accept_errno() noexcept;
 }  // namespace detail
 
@@ -72,28 +75,29 @@ int accept_errno() noexcept;
 [[nodiscard]] inline bool active() noexcept {
   return detail::g_active.load(std::memory_order_relaxed);
 }
-/// Rolls the dice for `k` on an operation on `h` (only when active()).
+/// Rolls the dice for `k` on a call on `h` (only when active()).
 [[nodiscard]] inline bool hit(Kind k, native_handle h) noexcept {
   return active() && detail::roll(k, h);
 }
-/// The length a recv/send should ask the kernel for: `op.length`, or less when a short
-/// read/write is injected (stream sockets only: a datagram must not be cut).
-[[nodiscard]] inline std::size_t io_length(const Operation& op) noexcept {
-  return active() ? detail::shorten(op) : op.length;
+/// The length a recv/send on `h` should ask the kernel for: `length`, or less when a
+/// short read/write is injected (stream sockets only: a datagram must not be cut).
+[[nodiscard]] inline std::size_t io_length(native_handle h, std::size_t length) noexcept {
+  return active() ? detail::shorten(h, length) : length;
 }
-/// The error to fail `op` with instead of doing it (negative errno), or 0: an accept
-/// failure for an accept, ECONNRESET for a recv or send.
-[[nodiscard]] inline std::intptr_t failure(const Operation& op) noexcept {
+/// The error to fail a `call` on `h` with instead of making it (negative errno), or 0:
+/// an accept failure for an accept, ECONNRESET for a recv or send.
+[[nodiscard]] inline std::intptr_t failure(Call call, native_handle h) noexcept {
   if (!active()) return 0;
-  switch (op.code) {
-    case OpCode::accept:
-      return detail::roll(Kind::accept_error, op.handle) ? -detail::accept_errno() : 0;
-    case OpCode::recv:
-    case OpCode::send:
-      return detail::roll(Kind::econnreset, op.handle) ? -ECONNRESET : 0;
-    default:
-      return 0;
+  switch (call) {
+    case Call::accept:
+      return detail::roll(Kind::accept_error, h) ? -detail::accept_errno() : 0;
+    case Call::recv:
+    case Call::send:
+      return detail::roll(Kind::econnreset, h) ? -ECONNRESET : 0;
+    case Call::other:
+      break;
   }
+  return 0;
 }
 
 }  // namespace corio::faults

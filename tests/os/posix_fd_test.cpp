@@ -1,8 +1,8 @@
-// reactor/posix_fd: every descriptor comes out close-on-exec and non-blocking (except the
+// os/posix_fd: every descriptor comes out close-on-exec and non-blocking (except the
 // pipe asked to block). Built twice: posix_fd_test with the capabilities CMake found, and
 // posix_fd_fallback_test with none of them, the fcntl() path macOS takes, so a Linux run
 // covers both.
-#include "reactor/posix_fd.hpp"
+#include "os/posix_fd.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

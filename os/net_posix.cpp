@@ -1,4 +1,4 @@
-// The POSIX socket calls behind corio/reactor/net.hpp.
+// The POSIX socket calls behind corio/os/net.hpp.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -9,9 +9,9 @@
 #include <stdexcept>
 #include <system_error>
 
-#include "corio/reactor/net.hpp"
-#include "reactor/posix_fd.hpp"
-#include "reactor/sockaddr.hpp"
+#include "corio/os/net.hpp"
+#include "os/posix_fd.hpp"
+#include "os/sockaddr.hpp"
 
 namespace corio {
 namespace {

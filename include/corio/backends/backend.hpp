@@ -10,7 +10,7 @@
 #include <string_view>
 #include <system_error>
 
-#include "corio/reactor/operation.hpp"
+#include "corio/backends/operation.hpp"
 
 namespace corio {
 

@@ -1,5 +1,5 @@
 // Winsock's socket address headers and the few address details that differ from POSIX,
-// for reactor/address.cpp and reactor/net_win.cpp (the twin of sockaddr_posix.hpp).
+// for os/address.cpp and os/net_win.cpp (the twin of sockaddr_posix.hpp).
 #pragma once
 
 // winsock2.h first: windows.h would otherwise bring in the old winsock.h.
@@ -14,8 +14,8 @@
 #include <string>
 #include <system_error>
 
-#include "backends/winsock.hpp"
-#include "corio/reactor/net.hpp"
+#include "os/winsock.hpp"
+#include "corio/os/net.hpp"
 
 namespace corio::sockaddr_os {
 

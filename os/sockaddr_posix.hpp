@@ -1,5 +1,5 @@
 // POSIX's socket address headers and the few address details that differ from
-// Windows, for reactor/address.cpp and reactor/net_posix.cpp. cmake/Backends.cmake names
+// Windows, for os/address.cpp and os/net_posix.cpp. cmake/Backends.cmake names
 // this file (or its twin, sockaddr_win.hpp) in CORIO_SOCKADDR_HEADER.
 #pragma once
 
@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <string>
 
-#include "corio/reactor/net.hpp"
+#include "corio/os/net.hpp"
 
 namespace corio::sockaddr_os {
 

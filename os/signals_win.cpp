@@ -1,4 +1,4 @@
-// Windows "signals" behind corio/reactor/signals.hpp. Windows has no POSIX signals; a
+// Windows "signals" behind corio/os/signals.hpp. Windows has no POSIX signals; a
 // console delivers control events instead, on a thread of its own. The mapping:
 //   CTRL_C_EVENT                                        -> SIGINT
 //   CTRL_BREAK_EVENT, CTRL_CLOSE_EVENT, CTRL_LOGOFF_EVENT,
@@ -20,8 +20,8 @@
 #include <string>
 #include <system_error>
 
-#include "corio/reactor/net.hpp"
-#include "corio/reactor/signals.hpp"
+#include "corio/os/net.hpp"
+#include "corio/os/signals.hpp"
 
 namespace corio::signals {
 namespace {

@@ -1,6 +1,6 @@
-// What reactor/address.cpp and the platform's net file (net_posix.cpp, net_win.cpp)
+// What os/address.cpp and the platform's net file (net_posix.cpp, net_win.cpp)
 // share: the platform's sockaddr headers, named by cmake/Backends.cmake in
-// CORIO_SOCKADDR_HEADER (reactor/sockaddr_posix.hpp or reactor/sockaddr_win.hpp), and
+// CORIO_SOCKADDR_HEADER (os/sockaddr_posix.hpp or os/sockaddr_win.hpp), and
 // the conversions both sides need.
 #pragma once
 

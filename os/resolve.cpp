@@ -7,8 +7,8 @@
 #include <system_error>
 #include <vector>
 
-#include "corio/reactor/net.hpp"
-#include "reactor/sockaddr.hpp"
+#include "corio/os/net.hpp"
+#include "os/sockaddr.hpp"
 
 namespace corio::net {
 namespace {

@@ -1,6 +1,6 @@
 // Socket addresses and the synchronous socket calls (create, bind, listen, options,
 // name resolution), with no OS type in sight. Each platform implements them in one file
-// that the build picks (reactor/net_posix.cpp); the awaitable I/O lives in the backends.
+// that the build picks (os/net_posix.cpp); the awaitable I/O lives in the backends.
 #pragma once
 
 #include <cstddef>
@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "corio/reactor/operation.hpp"
+#include "corio/os/handle.hpp"
 
 namespace corio {
 

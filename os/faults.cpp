@@ -1,4 +1,4 @@
-// The fault injector behind corio/reactor/faults.hpp. Random numbers come from a
+// The fault injector behind os/faults.hpp. Random numbers come from a
 // counter hashed with the seed (splitmix64), so loops on several threads can share it
 // without a lock and one thread's sequence repeats from the same seed.
 #include <atomic>
@@ -9,8 +9,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "corio/reactor/faults.hpp"
-#include "corio/reactor/net.hpp"
+#include "os/faults.hpp"
+#include "corio/os/net.hpp"
 
 namespace corio::faults {
 namespace detail {
@@ -69,13 +69,13 @@ bool roll(Kind k, native_handle h) noexcept {
   return true;
 }
 
-std::size_t shorten(const Operation& op) noexcept {
-  if (op.length < 2 || !roll(Kind::short_io, op.handle)) return op.length;
-  if (!net::is_stream(op.handle)) {  // a datagram cut short would lose its tail: undo
+std::size_t shorten(native_handle h, std::size_t length) noexcept {
+  if (length < 2 || !roll(Kind::short_io, h)) return length;
+  if (!net::is_stream(h)) {  // a datagram cut short would lose its tail: undo
     g_injected[static_cast<std::size_t>(Kind::short_io)].fetch_sub(1, std::memory_order_relaxed);
-    return op.length;
+    return length;
   }
-  return 1 + next_random() % (op.length - 1);
+  return 1 + next_random() % (length - 1);
 }
 
 int accept_errno() noexcept {

@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "corio/reactor/operation.hpp"
+#include "corio/os/handle.hpp"
 
 namespace corio::signals {
 

@@ -1,13 +1,13 @@
 // corio::Address: building, reading and printing socket addresses. The same on every
 // platform; what differs (headers, BSD length bytes, IPv6 zone names, Winsock start-up)
-// comes from the platform's sockaddr header through reactor/sockaddr.hpp.
+// comes from the platform's sockaddr header through os/sockaddr.hpp.
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 
-#include "corio/reactor/net.hpp"
-#include "reactor/sockaddr.hpp"
+#include "corio/os/net.hpp"
+#include "os/sockaddr.hpp"
 
 namespace corio {
 namespace {

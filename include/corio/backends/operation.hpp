@@ -7,21 +7,9 @@
 #include <cstdint>
 #include <utility>
 
+#include "corio/os/handle.hpp"
+
 namespace corio {
-
-/// A socket or file handle as the OS names it (a file descriptor on POSIX, a SOCKET on
-/// Windows). Kept as an integer so public headers name no OS type.
-using native_handle = std::intptr_t;
-
-/// The value of a native_handle that refers to nothing.
-inline constexpr native_handle invalid_handle = -1;
-
-/// Storage for any socket address (the size of `sockaddr_storage`), opaque above the
-/// backends; `size` is the number of meaningful bytes.
-struct SocketAddress {
-  alignas(8) std::byte data[128]{};
-  std::uint32_t size = 0;
-};
 
 /// What an Operation asks the OS to do.
 enum class OpCode : std::uint8_t {

@@ -1,4 +1,4 @@
-// POSIX signals behind corio/reactor/signals.hpp: sigaction + a socketpair.
+// POSIX signals behind corio/os/signals.hpp: sigaction + a socketpair.
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,8 +10,8 @@
 #include <string>
 #include <system_error>
 
-#include "corio/reactor/net.hpp"
-#include "corio/reactor/signals.hpp"
+#include "corio/os/net.hpp"
+#include "corio/os/signals.hpp"
 
 namespace corio::signals {
 namespace {

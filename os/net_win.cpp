@@ -1,7 +1,7 @@
-// The Winsock calls behind corio/reactor/net.hpp (the Windows twin of net_posix.cpp).
+// The Winsock calls behind corio/os/net.hpp (the Windows twin of net_posix.cpp).
 // Sockets are created overlapped (for the IOCP backend), non-inheritable (close-on-exec)
 // and non-blocking (for try_send); errors are turned into errno values in one place,
-// backends/winsock.cpp, so the layers above see what they see on POSIX.
+// os/winsock.cpp, so the layers above see what they see on POSIX.
 // winsock2.h first: windows.h would otherwise bring in the old winsock.h.
 #include <winsock2.h>
 
@@ -15,9 +15,9 @@
 #include <string>
 #include <system_error>
 
-#include "backends/winsock.hpp"
-#include "corio/reactor/net.hpp"
-#include "reactor/sockaddr.hpp"
+#include "os/winsock.hpp"
+#include "corio/os/net.hpp"
+#include "os/sockaddr.hpp"
 
 namespace corio {
 namespace {

@@ -1,0 +1,3 @@
+// Downward includes are fine.
+#pragma once
+#include "corio/os/handle.hpp"
