@@ -97,7 +97,7 @@ class Reactor {
   CompletionQueue completions_;  // declared before the backend, which pushes into it
   std::unique_ptr<Backend> backend_;
   Clock* clock_;
-  TimerHeap timers_;
+  TimerWheel timers_;
   std::size_t in_flight_ = 0;  // submitted, completion not yet delivered
   DeliveryObserver* observer_ = nullptr;
 };

@@ -1,7 +1,7 @@
-// bench/timer_wheel.hpp must keep the heap's exact semantics, or the heap-or-wheel
-// figures compare unlike things: checked here against a std::multimap keyed by
-// (deadline, insertion number), which is the order the reactor promises.
-#include "bench/timer_wheel.hpp"
+// The reactor's timing wheel keeps the exact semantics the heap had: checked here
+// against a std::multimap keyed by (deadline, insertion number), the order the reactor
+// promises (never before the nanosecond deadline; equal deadlines FIFO).
+#include "corio/reactor/timer.hpp"
 
 #include <gtest/gtest.h>
 
@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-namespace bench {
+namespace corio {
 namespace {
 
 using std::chrono::nanoseconds;
@@ -23,7 +23,7 @@ TimePoint at_ns(std::int64_t ns) {
 }
 
 TEST(TimerWheelTest, EqualDeadlinesFireInInsertionOrder) {
-  std::vector<WheelTimer> timers(50);
+  std::vector<Timer> timers(50);
   TimerWheel wheel;
   // Armed in two rounds at different levels, so some cascade before the others arrive.
   for (std::size_t i = 0; i < 25; ++i) {
@@ -41,7 +41,7 @@ TEST(TimerWheelTest, EqualDeadlinesFireInInsertionOrder) {
 }
 
 TEST(TimerWheelTest, NeverFiresBeforeItsNanosecondDeadline) {
-  WheelTimer a, b;
+  Timer a, b;
   a.deadline = at_ns(1'000'000'007);
   b.deadline = at_ns(1'000'000'008);  // the same 65 µs tick as a
   TimerWheel wheel;
@@ -55,7 +55,7 @@ TEST(TimerWheelTest, NeverFiresBeforeItsNanosecondDeadline) {
 }
 
 TEST(TimerWheelTest, TopGivesTheExactEarliestDeadlineWithoutFiring) {
-  WheelTimer far, near;
+  Timer far, near;
   far.deadline = at_ns(3'600'000'000'123);
   near.deadline = at_ns(60'000'000'456);
   TimerWheel wheel;
@@ -71,7 +71,7 @@ TEST(TimerWheelTest, TopGivesTheExactEarliestDeadlineWithoutFiring) {
 }
 
 TEST(TimerWheelTest, DeadlinesBeforeTheEpochAndAtTheEndOfTimeAreKept) {
-  WheelTimer past, last;
+  Timer past, last;
   past.deadline = at_ns(-5);
   last.deadline = at_ns(std::numeric_limits<std::int64_t>::max());
   TimerWheel wheel;
@@ -89,9 +89,9 @@ TEST(TimerWheelTest, DeadlinesBeforeTheEpochAndAtTheEndOfTimeAreKept) {
 // reference.
 void differential_run(std::uint32_t seed, std::size_t pool, int steps) {
   std::mt19937_64 rng(seed);
-  std::vector<WheelTimer> timers(pool);
+  std::vector<Timer> timers(pool);
   std::vector<std::int64_t> recent;  // deadlines to reuse, for ties
-  std::multimap<std::pair<std::int64_t, std::uint64_t>, WheelTimer*> ref;
+  std::multimap<std::pair<std::int64_t, std::uint64_t>, Timer*> ref;
   std::vector<decltype(ref)::iterator> where(pool);
   std::uint64_t seq = 0;
   std::int64_t now = std::int64_t{1} << 40;
@@ -126,7 +126,7 @@ void differential_run(std::uint32_t seed, std::size_t pool, int steps) {
       ASSERT_EQ(wheel.erase(timers[i]), queued);
       if (queued) ref.erase(where[i]);
     } else if (op < 80) {  // the wait's timeout
-      WheelTimer* top = wheel.top();
+      Timer* top = wheel.top();
       ASSERT_EQ(top, ref.empty() ? nullptr : ref.begin()->second);
     } else {  // a turn: time passes, due timers come out
       const auto jump = rng() % 10;
@@ -138,7 +138,7 @@ void differential_run(std::uint32_t seed, std::size_t pool, int steps) {
         now += static_cast<std::int64_t>(rng() % 1'000'000'000'000);
       }
       for (;;) {
-        WheelTimer* got = wheel.pop_due(at_ns(now));
+        Timer* got = wheel.pop_due(at_ns(now));
         const bool due = !ref.empty() && ref.begin()->first.first <= now;
         ASSERT_EQ(got, due ? ref.begin()->second : nullptr) << "step " << step;
         if (!due) break;
@@ -168,4 +168,4 @@ TEST(TimerWheelTest, MatchesAMultimapWithManyTimersResident) {
 }
 
 }  // namespace
-}  // namespace bench
+}  // namespace corio
