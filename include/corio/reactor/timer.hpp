@@ -77,8 +77,8 @@ class TimerWheel {
 
  private:
   // 2^16 ns (65.5 µs) ticks: about 18 timers a tick for a million timers over an hour,
-  // so the near heap stays small; measured faster than 2^12 and 2^20 (fire_1M 267 ns
-  // against 293 and 283, docs/backends.md). 8 levels of 6 bits cover every tick of a positive
+  // so the near heap stays small; measured faster than 2^12 and 2^20 ns ticks
+  // (fire_1M, docs/backends.md). 8 levels of 6 bits cover every tick of a positive
   // int64 deadline, so no level wraps around (Tokio's top level does, and clamps).
   static constexpr int kShift = 16;
   static constexpr int kBits = 6;
