@@ -16,6 +16,7 @@ namespace bench {
 
 void register_task_benchmarks(const std::vector<std::string>& backends);
 void register_timer_benchmarks();
+void register_timer_queue_benchmarks();
 void register_sleeper_benchmarks();
 void register_io_benchmarks(const std::vector<std::string>& backends);
 

@@ -1,6 +1,6 @@
 // corio_micro: the micro-benchmarks. Run with no arguments for the full set (about a
 // minute), or --benchmark_filter=REGEX for one topic (PingPong, Yield, Task, Timer,
-// Sleepers).
+// TimerQueue, Sleepers).
 #include <cstdio>
 
 #include "bench.hpp"
@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
 
   bench::register_task_benchmarks(backends);
   bench::register_timer_benchmarks();
+  bench::register_timer_queue_benchmarks();
   bench::register_io_benchmarks(backends);
   // Last: it leaves the heap hundreds of MB larger than the others need.
   bench::register_sleeper_benchmarks();

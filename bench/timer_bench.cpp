@@ -1,4 +1,4 @@
-// Timers: the reactor's 4-ary heap on its own (insert + cancel at several heap sizes),
+// Timers: the reactor's timing wheel on its own (insert + cancel at several heap sizes),
 // and the same work reached through the loop the way users reach it: a sleep cancelled
 // by Task::cancel(), and wait_for() around a task that finishes before its deadline.
 #include <chrono>
@@ -18,8 +18,8 @@ using namespace std::chrono_literals;
 // Untimed iterations after the timed loop, for the syscall and allocation counts.
 constexpr std::uint64_t kProbe = 10000;
 
-// Random deadlines within an hour, so an inserted timer lands anywhere in the heap (a
-// deadline later than every other would make insert O(1) and flatter the heap).
+// Random deadlines within an hour, so an inserted timer lands anywhere (for the heap
+// this wheel replaced, a deadline later than every other made insert O(1)).
 std::vector<std::int64_t> random_deadlines(std::size_t n, std::uint32_t seed) {
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<std::int64_t> dist(0, std::chrono::nanoseconds(1h).count());
@@ -29,11 +29,11 @@ std::vector<std::int64_t> random_deadlines(std::size_t n, std::uint32_t seed) {
   return out;
 }
 
-// One iteration: push one timer into a heap already holding `range(0)` timers, then
+// One iteration: push one timer into a wheel already holding `range(0)` timers, then
 // erase it again.
-void BM_TimerHeapPushErase(benchmark::State& state) {
+void BM_TimerWheelPushErase(benchmark::State& state) {
   const auto background = static_cast<std::size_t>(state.range(0));
-  corio::TimerHeap heap;
+  corio::TimerWheel heap;
   std::vector<corio::Timer> resident(background);
   const std::vector<std::int64_t> keys = random_deadlines(background, 1);
   for (std::size_t i = 0; i < background; ++i) {
@@ -65,7 +65,7 @@ corio::Coro<void> cancelled_sleeper(const bool& stop) {
 
 // One iteration: the sleeper's timer is armed, Task::cancel() disarms it, and the
 // sleeper resumes with CancelledError, catches it and arms the next one. This is the
-// full price of cancelling a sleep: heap insert + erase, two trips through the ready
+// full price of cancelling a sleep: wheel insert + erase, two trips through the ready
 // queue, and one C++ exception thrown and caught.
 void BM_SleepCancel(benchmark::State& state) {
   corio::run([](benchmark::State& s) -> corio::Coro<void> {
@@ -124,7 +124,7 @@ void BM_WaitForFastTask(benchmark::State& state) {
 }  // namespace
 
 void register_timer_benchmarks() {
-  benchmark::RegisterBenchmark("TimerHeap/push_erase", BM_TimerHeapPushErase)
+  benchmark::RegisterBenchmark("TimerWheel/push_erase", BM_TimerWheelPushErase)
       ->ArgName("timers")
       ->Arg(0)
       ->Arg(1 << 10)

@@ -103,7 +103,7 @@ void EventLoop::teardown() noexcept {
   while (detail::CallbackState* s = timer_handles_) {
     timer_handles_ = s->next;
     s->next = s->prev = nullptr;
-    s->heap_index = Timer::not_queued;  // the heap goes with the reactor below
+    s->forget();  // the timer wheel goes with the reactor below
     s->loop = nullptr;
     s->fn = nullptr;
     s->release();

@@ -82,13 +82,11 @@ int Reactor::wait_uninterrupted(Duration timeout) noexcept {
 
 // Delivers what is due as the turn's delivery begins. Completions: the queue is taken
 // whole, so one that a callback's cancel() pushes meanwhile waits for the next turn.
-// Timers: the heap is ordered by (deadline, seq), so stopping at the first timer armed
-// during delivery (seq at or past the mark) leaves it, and any due timer behind it, to
-// the next turn, whose wait does not block (a due timer makes its timeout 0). A callback
-// that re-arms itself already due therefore fires once a turn, as asyncio's call_at()
-// in the past does, instead of keeping the turn going. With kObserved the observer is
-// told around each step; a step may change the observer, which applies from the next
-// turn.
+// Timers: at most as many fire as were armed when delivery began, so a callback that
+// re-arms itself already due fires once a turn (as asyncio's call_at() in the past
+// does) instead of keeping the turn going; a due timer left over makes the next turn's
+// wait not block. With kObserved the observer is told around each step; a step may
+// change the observer, which applies from the next turn.
 template <bool kObserved>
 int Reactor::deliver() noexcept {
   [[maybe_unused]] DeliveryObserver* const observer = observer_;
@@ -103,10 +101,9 @@ int Reactor::deliver() noexcept {
   }
   if (!timers_.empty()) {
     const TimePoint now = clock_->now();
-    const std::uint32_t mark = timers_.next_seq();
-    while (Timer* t = timers_.top()) {
-      if (t->deadline > now || static_cast<std::int32_t>(t->seq - mark) >= 0) break;
-      timers_.pop_due(now);
+    for (std::size_t budget = timers_.size(); budget > 0; --budget) {
+      Timer* t = timers_.pop_due(now);
+      if (t == nullptr) break;
       if constexpr (kObserved) observer->before_delivery();
       t->on_fire(*t);
       if constexpr (kObserved) observer->after_delivery();

@@ -15,10 +15,10 @@ class EventLoop;
 namespace detail {
 
 /// A user callback waiting in the loop, shared by its handles (refcounted, one thread).
-/// It is the Timer too for call_later/call_at, so the reactor's heap holds it directly.
+/// It is the Timer too for call_later/call_at, so the reactor's timer wheel holds it directly.
 struct CallbackState : Timer {
   enum class Status : std::uint8_t {
-    pending,    ///< queued in the ready queue or the timer heap
+    pending,    ///< queued in the ready queue or the timer wheel
     ran,        ///< taken out to run (cancel() is a no-op from here on)
     cancelled,  ///< cancel() came first; the callback was dropped
   };
@@ -56,7 +56,7 @@ class Handle {
   }
 
   /// Stops the callback from running and drops it (and what it captured) at once; a
-  /// timer leaves the loop's heap at once. No effect once the callback has started.
+  /// timer leaves the loop's timer wheel at once. No effect once the callback has started.
   void cancel() noexcept;
   /// True if cancel() came before the callback ran (asyncio.Handle.cancelled()).
   [[nodiscard]] bool cancelled() const noexcept {

@@ -221,7 +221,7 @@ class EventLoop {
   // Ready-queue entry of a Handle; arg is its CallbackState.
   static void run_user_callback(void* state);
   static void fire_user_timer(Timer& t) noexcept;
-  friend class Handle;  // cancel() takes its timer out of the heap
+  friend class Handle;  // cancel() takes its timer out of the wheel
   void disarm(detail::CallbackState& s) noexcept;
   void unlink_timer(detail::CallbackState& s) noexcept;
   [[nodiscard]] detail::CallbackState* new_callback(std::function<void()>& fn);

@@ -78,10 +78,10 @@ class Reactor {
   [[nodiscard]] std::size_t timer_count() const noexcept { return timers_.size(); }
 
   /// One turn: waits for I/O until the next deadline (not at all when `may_block` is
-  /// false or completions are queued), then delivers the completions and fires the due
-  /// timers that were there when delivery began. What a delivery adds (a completion
-  /// pushed by a cancel, a timer armed already due) waits for the next turn, so no
-  /// callback can keep a turn going. Returns the number delivered, or -errno if the
+  /// false or completions are queued), then delivers the completions queued when delivery
+  /// began and fires the due timers, at most as many as were armed then. A completion
+  /// that a delivery causes waits for the next turn, and so does a timer re-armed
+  /// already due once the bound is spent: no callback can keep a turn going. Returns the number delivered, or -errno if the
   /// backend failed.
   int run_once(bool may_block) noexcept;
 
@@ -101,7 +101,7 @@ class Reactor {
   CompletionQueue completions_;  // declared before the backend, which pushes into it
   std::unique_ptr<Backend> backend_;
   Clock* clock_;
-  TimerHeap timers_;
+  TimerWheel timers_;
   std::size_t in_flight_ = 0;  // submitted, completion not yet delivered
   DeliveryObserver* observer_ = nullptr;
 };
