@@ -64,32 +64,6 @@ std::intptr_t perform(Operation& op) noexcept {
   return -EINVAL;
 }
 
-void OpQueue::push_back(Operation& op) noexcept {
-  op.next = nullptr;
-  op.prev = tail_;
-  if (tail_ != nullptr) {
-    tail_->next = &op;
-  } else {
-    head_ = &op;
-  }
-  tail_ = &op;
-}
-
-void OpQueue::remove(Operation& op) noexcept {
-  if (op.prev != nullptr) {
-    op.prev->next = op.next;
-  } else {
-    head_ = op.next;
-  }
-  if (op.next != nullptr) {
-    op.next->prev = op.prev;
-  } else {
-    tail_ = op.prev;
-  }
-  op.next = nullptr;
-  op.prev = nullptr;
-}
-
 FdState* FdTable::grow(std::size_t index) noexcept {
   // Doubling keeps growth amortised; fd numbers are dense (lowest free first).
   try {

@@ -37,25 +37,10 @@ constexpr Side side_of(OpCode code) noexcept {
   return Side::write;
 }
 
-/// Intrusive FIFO of operations through `op.next` / `op.prev`.
-class OpQueue {
- public:
-  [[nodiscard]] bool empty() const noexcept { return head_ == nullptr; }
-  [[nodiscard]] Operation* front() const noexcept { return head_; }
-
-  void push_back(Operation& op) noexcept;
-  /// Unlinks `op`, which must be in this queue, and clears its links.
-  void remove(Operation& op) noexcept;
-  /// Whether `op` is linked here. Relies on operations outside a wait queue having
-  /// `prev == nullptr` (CompletionQueue and remove() both clear it).
-  [[nodiscard]] bool contains(const Operation& op) const noexcept {
-    return op.prev != nullptr || head_ == &op;
-  }
-
- private:
-  Operation* head_ = nullptr;
-  Operation* tail_ = nullptr;
-};
+/// Intrusive FIFO of operations through `op.next` / `op.prev`. `contains(op)` relies on
+/// operations outside a wait queue having `prev == nullptr` (CompletionQueue::push and
+/// remove() both clear it).
+using OpQueue = util::IntrusiveList<Operation, &Operation::next, &Operation::prev>;
 
 /// What kind of handle an fd is, learned lazily: only stream sockets may treat a short
 /// read as "drained" (a short datagram says nothing about the next one).

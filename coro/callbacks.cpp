@@ -38,10 +38,7 @@ TimerHandle EventLoop::call_at(TimePoint when, std::function<void()> fn) {
   s.on_fire = &fire_user_timer;
   reactor_->add_timer(s);
   s.add_ref();  // the heap's
-  s.prev = nullptr;
-  s.next = timer_handles_;
-  if (timer_handles_ != nullptr) timer_handles_->prev = &s;
-  timer_handles_ = &s;
+  timer_handles_.push_front(s);
   return h;
 }
 
@@ -71,9 +68,7 @@ void EventLoop::fire_user_timer(Timer& t) noexcept {
 }
 
 void EventLoop::unlink_timer(detail::CallbackState& s) noexcept {
-  (s.prev != nullptr ? s.prev->next : timer_handles_) = s.next;
-  if (s.next != nullptr) s.next->prev = s.prev;
-  s.next = s.prev = nullptr;
+  timer_handles_.remove(s);
 }
 
 void EventLoop::disarm(detail::CallbackState& s) noexcept {

@@ -87,8 +87,8 @@ void EventLoop::teardown() noexcept {
   // through the thread's current loop.
   EventLoop* const outer = t_current_loop;
   t_current_loop = this;
-  while (tasks_ != nullptr)
-    tasks_->abandon_task();
+  while (detail::PromiseBase* t = tasks_.front())
+    t->abandon_task();
   // Callbacks that never ran are dropped (asyncio's close() clears _ready and
   // _scheduled); their handles stay valid and cancel() on them does nothing harmful.
   while (!ready_.empty()) {
@@ -100,9 +100,7 @@ void EventLoop::teardown() noexcept {
       s->release();
     }
   }
-  while (detail::CallbackState* s = timer_handles_) {
-    timer_handles_ = s->next;
-    s->next = s->prev = nullptr;
+  while (detail::CallbackState* s = timer_handles_.pop_front()) {
     s->forget();  // the timer wheel goes with the reactor below
     s->loop = nullptr;
     s->fn = nullptr;
@@ -254,10 +252,10 @@ void EventLoop::cancel_all_and_drain() {
     stopping_ = false;
   };
   std::vector<detail::PromiseBase*> batch;
-  while (tasks_ != nullptr) {
+  while (!tasks_.empty()) {
     // Tasks created while the others unwind are cancelled in the next round.
     batch.clear();
-    for (detail::PromiseBase* t = tasks_; t != nullptr; t = t->next_task_) {
+    for (detail::PromiseBase* t = tasks_.front(); t != nullptr; t = tasks_.next(*t)) {
       t->add_ref();
       batch.push_back(t);
     }
@@ -275,18 +273,11 @@ void EventLoop::cancel_all_and_drain() {
 }
 
 void EventLoop::add_task(detail::PromiseBase& t) noexcept {
-  t.prev_task_ = nullptr;
-  t.next_task_ = tasks_;
-  if (tasks_ != nullptr) tasks_->prev_task_ = &t;
-  tasks_ = &t;
-  ++task_count_;
+  tasks_.push_front(t);
 }
 
 void EventLoop::remove_task(detail::PromiseBase& t) noexcept {
-  (t.prev_task_ != nullptr ? t.prev_task_->next_task_ : tasks_) = t.next_task_;
-  if (t.next_task_ != nullptr) t.next_task_->prev_task_ = t.prev_task_;
-  t.next_task_ = t.prev_task_ = nullptr;
-  --task_count_;
+  tasks_.remove(t);
 }
 
 // --- Debug mode -------------------------------------------------------------------
@@ -298,7 +289,7 @@ void EventLoop::set_debug(bool on) {
   if (on && !debug_on_) {
     // Tasks made while it was off get their names now: reports name them, and a task
     // destroyed within a step must be named to keep t_step_task from dangling.
-    for (detail::PromiseBase* t = tasks_; t != nullptr; t = t->next_task_)
+    for (detail::PromiseBase* t = tasks_.front(); t != nullptr; t = tasks_.next(*t))
       detail::name_for_debug(*t);
   }
   debug_on_ = on;

@@ -100,7 +100,8 @@ bool PromiseBase::request_cancel() noexcept {
 }
 
 // Waiters form a circular doubly linked list reached through its oldest member, so
-// FIFO order and O(1) removal cost one pointer in every task.
+// FIFO order and O(1) removal cost one pointer in every task (util::IntrusiveList keeps
+// a head, a tail and a count: 16 bytes more in every task frame).
 void PromiseBase::add_waiter(TaskWaiter& w) noexcept {
   w.target = this;
   if (waiters_ == nullptr) {

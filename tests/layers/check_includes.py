@@ -8,6 +8,7 @@ headers:
     reactor   reactor/   include/corio/reactor/
     backends  backends/  include/corio/backends/   (the backend contract)
     os        os/        include/corio/os/
+    util                 include/corio/util/       (header-only: intrusive lists)
 
 A file may include its own layer and the layers below it, never one above; the
 umbrella header include/corio/corio.hpp sits on top of them all. Usage:
@@ -17,7 +18,7 @@ import pathlib
 import re
 import sys
 
-LAYERS = ["os", "backends", "reactor", "coro"]  # bottom to top
+LAYERS = ["util", "os", "backends", "reactor", "coro"]  # bottom to top
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
 

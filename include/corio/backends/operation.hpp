@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "corio/os/handle.hpp"
+#include "corio/util/intrusive_list.hpp"
 
 namespace corio {
 
@@ -51,42 +52,24 @@ struct Operation {
 /// reactor pops. Single-threaded: only the loop's thread touches it.
 class CompletionQueue {
  public:
-  /// Appends `op`, whose `result` must already be set.
+  CompletionQueue() noexcept = default;
+
+  /// Appends `op`, whose `result` must already be set. Its `prev` is cleared: the
+  /// readiness backends tell a queued operation by it (util::IntrusiveList::contains).
   void push(Operation& op) noexcept {
-    op.next = nullptr;
     op.prev = nullptr;
-    if (tail_ != nullptr) {
-      tail_->next = &op;
-    } else {
-      head_ = &op;
-    }
-    tail_ = &op;
+    ops_.push_back(op);
   }
-
   /// Removes and returns the oldest operation, or nullptr.
-  Operation* pop() noexcept {
-    Operation* op = head_;
-    if (op != nullptr) {
-      head_ = op->next;
-      if (head_ == nullptr) tail_ = nullptr;
-      op->next = nullptr;
-    }
-    return op;
-  }
-
-  [[nodiscard]] bool empty() const noexcept { return head_ == nullptr; }
-
+  Operation* pop() noexcept { return ops_.pop_front(); }
+  [[nodiscard]] bool empty() const noexcept { return ops_.empty(); }
   /// Moves every queued operation into the returned queue, leaving this one empty.
-  [[nodiscard]] CompletionQueue take_all() noexcept {
-    CompletionQueue all;
-    all.head_ = std::exchange(head_, nullptr);
-    all.tail_ = std::exchange(tail_, nullptr);
-    return all;
-  }
+  [[nodiscard]] CompletionQueue take_all() noexcept { return CompletionQueue(ops_.take_all()); }
 
  private:
-  Operation* head_ = nullptr;
-  Operation* tail_ = nullptr;
+  using Queue = util::IntrusiveQueue<Operation, &Operation::next>;
+  explicit CompletionQueue(Queue&& ops) noexcept : ops_(std::move(ops)) {}
+  Queue ops_;
 };
 
 }  // namespace corio

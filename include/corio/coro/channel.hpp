@@ -21,6 +21,7 @@
 
 #include "corio/coro/loop.hpp"
 #include "corio/coro/promise.hpp"
+#include "corio/util/intrusive_list.hpp"
 
 namespace corio {
 
@@ -182,26 +183,20 @@ class Channel {
    public:
     void push(Waiter& w) noexcept {
       w.list_ = this;
-      w.next_ = nullptr;
-      w.prev_ = tail_;
-      (tail_ != nullptr ? tail_->next_ : head_) = &w;
-      tail_ = &w;
+      waiters_.push_back(w);
     }
     void unlink(Waiter& w) noexcept {
-      (w.prev_ != nullptr ? w.prev_->next_ : head_) = w.next_;
-      (w.next_ != nullptr ? w.next_->prev_ : tail_) = w.prev_;
-      w.next_ = w.prev_ = nullptr;
+      waiters_.remove(w);
       w.list_ = nullptr;
     }
     Waiter* pop() noexcept {
-      Waiter* w = head_;
+      Waiter* w = waiters_.front();
       if (w != nullptr) unlink(*w);
       return w;
     }
 
    private:
-    Waiter* head_ = nullptr;
-    Waiter* tail_ = nullptr;
+    util::IntrusiveList<Waiter, &Waiter::next_, &Waiter::prev_> waiters_;
   };
 
   // Mutex held. Takes `item` (true) unless the channel is full.

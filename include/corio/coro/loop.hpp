@@ -18,6 +18,7 @@
 #include "corio/coro/promise.hpp"
 #include "corio/coro/thread_pool.hpp"
 #include "corio/reactor/reactor.hpp"
+#include "corio/util/intrusive_list.hpp"
 
 namespace corio {
 
@@ -173,7 +174,7 @@ class EventLoop {
   // Task registry, used by the task machinery.
   void add_task(detail::PromiseBase& t) noexcept;
   void remove_task(detail::PromiseBase& t) noexcept;
-  [[nodiscard]] std::size_t task_count() const noexcept { return task_count_; }
+  [[nodiscard]] std::size_t task_count() const noexcept { return tasks_.size(); }
   /// Debug mode's bookkeeping (nullptr until debug mode was first turned on).
   [[nodiscard]] detail::DebugMonitor* debug_monitor() const noexcept { return monitor_.get(); }
 
@@ -242,10 +243,15 @@ class EventLoop {
   std::size_t thread_pool_size_;
   std::unique_ptr<ThreadPool> pool_;
   int budget_ = kBudget;
-  detail::PromiseBase* tasks_ = nullptr;  // intrusive list of unfinished tasks
-  std::size_t task_count_ = 0;
-  detail::CallbackState* timer_handles_ = nullptr;  // armed call_later/call_at callbacks
-  EventLoop* previous_ = nullptr;                   // loop that was current before this one
+  // Unfinished tasks, newest first.
+  util::IntrusiveList<detail::PromiseBase, &detail::PromiseBase::next_task_,
+                      &detail::PromiseBase::prev_task_>
+      tasks_;
+  // Armed call_later/call_at callbacks.
+  util::IntrusiveList<detail::CallbackState, &detail::CallbackState::next,
+                      &detail::CallbackState::prev>
+      timer_handles_;
+  EventLoop* previous_ = nullptr;  // loop that was current before this one
   Clock* clock_ = nullptr;
   std::string backend_name_;    // kept for after close()
   std::string selection_note_;  // what `auto` skipped on the way, for debug mode

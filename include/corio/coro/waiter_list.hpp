@@ -8,6 +8,7 @@
 
 #include "corio/coro/loop.hpp"
 #include "corio/coro/promise.hpp"
+#include "corio/util/intrusive_list.hpp"
 
 namespace corio::detail {
 
@@ -51,10 +52,10 @@ class WaiterList {
   WaiterList(const WaiterList&) = delete;
   WaiterList& operator=(const WaiterList&) = delete;
 
-  [[nodiscard]] bool empty() const noexcept { return head_ == nullptr; }
-  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] bool empty() const noexcept { return waiters_.empty(); }
+  [[nodiscard]] std::size_t size() const noexcept { return waiters_.size(); }
   /// The oldest waiter, or nullptr.
-  [[nodiscard]] ListWaiter* front() const noexcept { return head_; }
+  [[nodiscard]] ListWaiter* front() const noexcept { return waiters_.front(); }
 
   /// Unlinks the oldest waiter and queues its resumption (its await then returns
   /// normally). Returns it so the caller can hand it something first, or nullptr.
@@ -69,9 +70,7 @@ class WaiterList {
   void push_back(ListWaiter& w) noexcept;
   void unlink(ListWaiter& w) noexcept;
 
-  ListWaiter* head_ = nullptr;
-  ListWaiter* tail_ = nullptr;
-  std::size_t size_ = 0;
+  util::IntrusiveList<ListWaiter, &ListWaiter::next_, &ListWaiter::prev_> waiters_;
 };
 
 inline bool ListWaiter::enqueue(WaiterList& list, PromiseBase& caller,
@@ -89,23 +88,16 @@ inline void ListWaiter::cancel_waiting(WaitPoint& wp) noexcept {
 
 inline void WaiterList::push_back(ListWaiter& w) noexcept {
   w.list_ = this;
-  w.next_ = nullptr;
-  w.prev_ = tail_;
-  (tail_ != nullptr ? tail_->next_ : head_) = &w;
-  tail_ = &w;
-  ++size_;
+  waiters_.push_back(w);
 }
 
 inline void WaiterList::unlink(ListWaiter& w) noexcept {
-  (w.prev_ != nullptr ? w.prev_->next_ : head_) = w.next_;
-  (w.next_ != nullptr ? w.next_->prev_ : tail_) = w.prev_;
-  w.next_ = w.prev_ = nullptr;
+  waiters_.remove(w);
   w.list_ = nullptr;
-  --size_;
 }
 
 inline ListWaiter* WaiterList::wake_one() noexcept {
-  ListWaiter* w = head_;
+  ListWaiter* w = waiters_.front();
   if (w == nullptr) return nullptr;
   unlink(*w);
   w->end();
