@@ -16,7 +16,6 @@
 #include <liburing.h>
 #include <poll.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "backends/io_uring_buffers.hpp"
 #include "corio/reactor/faults.hpp"
 #include "corio/reactor/net.hpp"
 
@@ -49,12 +49,10 @@ constexpr std::uint8_t kInRing = 0;
 constexpr std::uint8_t kWaitingData = 1;    // recv or readable, served from the buffers
 constexpr std::uint8_t kWaitingAccept = 2;  // served by the multishot accept
 
-// The provided-buffer ring: 256 buffers of 4 KiB (1 MiB per loop). A message larger
-// than a buffer arrives in several; a recv gathers across them.
-constexpr unsigned kBufCount = 256;
-constexpr unsigned kBufSize = 4096;
-constexpr int kBufGroup = 0;
-constexpr std::uint16_t kNoBuf = 0xffff;
+using uring::BufferRing;
+using uring::HeldBuffers;
+using uring::kNoBuf;
+
 // A handle nobody reads stops its multishot recv once it holds this many buffers, so a
 // peer that sends without being read cannot take the ring from everybody else; the
 // rest waits in the socket (TCP flow control) until the program reads again.
@@ -98,19 +96,16 @@ struct OpList {
 /// handle's release while a request is still armed: its final completion frees it.
 struct HandleState {
   int fd = -1;
-  bool live = false;            // still the state of `fd` (not yet released)
-  std::int8_t stream = -1;      // a stream socket: 1 yes, 0 no, -1 not asked yet
-  bool plain_recv = false;      // the kernel refused a multishot recv here: single SQEs
-  bool plain_accept = false;    // likewise for accept
-  bool recv_armed = false;      // a multishot recv is in the kernel
-  bool recv_stopping = false;   // ... and a cancel for it is on its way
-  bool eof = false;             // the peer closed; every later recv returns 0
-  int recv_error = 0;           // an error for the next recv (negative errno)
-  std::uint16_t head = kNoBuf;  // received buffers, oldest first (linked by buffer id)
-  std::uint16_t tail = kNoBuf;
-  std::uint32_t head_offset = 0;  // bytes of `head` already consumed
-  unsigned held = 0;              // buffers in that list
-  OpList data_waiters;            // recv and readable operations
+  bool live = false;           // still the state of `fd` (not yet released)
+  std::int8_t stream = -1;     // a stream socket: 1 yes, 0 no, -1 not asked yet
+  bool plain_recv = false;     // the kernel refused a multishot recv here: single SQEs
+  bool plain_accept = false;   // likewise for accept
+  bool recv_armed = false;     // a multishot recv is in the kernel
+  bool recv_stopping = false;  // ... and a cancel for it is on its way
+  bool eof = false;            // the peer closed; every later recv returns 0
+  int recv_error = 0;          // an error for the next recv (negative errno)
+  HeldBuffers buffers;         // received, not yet read (read-ahead)
+  OpList data_waiters;         // recv and readable operations
   bool accept_armed = false;
   bool accept_stopping = false;
   int accept_error = 0;
@@ -119,7 +114,7 @@ struct HandleState {
   OpList accept_waiters;
   HandleState* next_free = nullptr;
 
-  [[nodiscard]] bool has_data() const noexcept { return head != kNoBuf; }
+  [[nodiscard]] bool has_data() const noexcept { return !buffers.empty(); }
   [[nodiscard]] bool armed() const noexcept { return recv_armed || accept_armed; }
   [[nodiscard]] std::size_t queued_accepts() const noexcept {
     return accepted.size() - accepted_head;
@@ -135,7 +130,6 @@ class IoUringBackend final : public Backend {
       for (std::size_t i = st->accepted_head; i < st->accepted.size(); ++i)
         ::close(st->accepted[i]);
     }
-    if (buf_ring_ != nullptr) ::munmap(buf_ring_, buf_ring_bytes());
     ::close(wake_fd_);
   }
   IoUringBackend(const IoUringBackend&) = delete;
@@ -220,7 +214,7 @@ class IoUringBackend final : public Backend {
     if (st == nullptr) return;
     by_fd_[static_cast<std::size_t>(handle)] = nullptr;
     st->live = false;
-    drop_buffers(*st);
+    buffers_.drop(st->buffers);
     for (std::size_t i = st->accepted_head; i < st->accepted.size(); ++i)
       ::close(st->accepted[i]);
     st->accepted.clear();
@@ -476,7 +470,9 @@ class IoUringBackend final : public Backend {
     if (st.has_data()) {
       op.result = op.code == OpCode::readable
                       ? 0
-                      : static_cast<std::intptr_t>(copy_out(st, op, (op.flags & MSG_PEEK) == 0));
+                      : static_cast<std::intptr_t>(
+                            buffers_.copy_out(st.buffers, static_cast<std::byte*>(op.buffer),
+                                              faults::io_length(op), (op.flags & MSG_PEEK) == 0));
     } else if (st.recv_error != 0) {
       op.result = op.code == OpCode::readable ? 0 : std::exchange(st.recv_error, 0);
     } else if (st.eof) {
@@ -487,35 +483,6 @@ class IoUringBackend final : public Backend {
     return true;
   }
 
-  std::size_t copy_out(HandleState& st, Operation& op, bool consume) noexcept {
-    auto* out = static_cast<std::byte*>(op.buffer);
-    std::size_t n = 0;
-    std::uint16_t b = st.head;
-    std::uint32_t off = st.head_offset;
-    const std::size_t want = faults::io_length(op);
-    while (n < want && b != kNoBuf) {
-      const std::size_t take = std::min<std::size_t>(want - n, buf_len_[b] - off);
-      std::memcpy(out + n, buffer(b) + off, take);
-      n += take;
-      off += static_cast<std::uint32_t>(take);
-      if (off == buf_len_[b]) {
-        const std::uint16_t next = buf_next_[b];
-        if (consume) {
-          recycle(b);
-          --st.held;
-        }
-        b = next;
-        off = 0;
-      }
-    }
-    if (consume) {
-      st.head = b;
-      st.head_offset = off;
-      if (b == kNoBuf) st.tail = kNoBuf;
-    }
-    return n;
-  }
-
   void arm_recv(HandleState& st) noexcept {
     io_uring_sqe* sqe = get_sqe();
     if (sqe == nullptr) {
@@ -524,7 +491,7 @@ class IoUringBackend final : public Backend {
     }
     io_uring_prep_recv_multishot(sqe, st.fd, nullptr, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = kBufGroup;
+    sqe->buf_group = BufferRing::kGroup;
     io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uint64_t>(&st) | kRecvTag);
     st.recv_armed = true;
   }
@@ -533,14 +500,10 @@ class IoUringBackend final : public Backend {
     const bool more = (flags & IORING_CQE_F_MORE) != 0;
     if (res > 0 && (flags & IORING_CQE_F_BUFFER) != 0) {
       const auto b = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
-      buf_len_[b] = static_cast<std::uint32_t>(res);
-      buf_next_[b] = kNoBuf;
       if (!st.live) {
-        recycle(b);  // released: nobody will read it
+        buffers_.recycle(b);  // released: nobody will read it
       } else {
-        (st.tail != kNoBuf ? buf_next_[st.tail] : st.head) = b;
-        st.tail = b;
-        ++st.held;
+        buffers_.hold(st.buffers, b, static_cast<std::uint32_t>(res));
       }
     } else if (res == 0) {
       st.eof = true;
@@ -575,7 +538,7 @@ class IoUringBackend final : public Backend {
         arm_recv(st);
       }
     } else if (st.recv_armed && !st.recv_stopping && st.data_waiters.empty() &&
-               st.held >= kMaxHeldBuffers) {
+               st.buffers.count >= kMaxHeldBuffers) {
       stop_multishot(st, kRecvTag);
     }
   }
@@ -696,55 +659,13 @@ class IoUringBackend final : public Backend {
     }
   }
 
-  // ---- the provided-buffer ring ----
-
-  // Registers the buffer ring that multishot recv needs (5.19+); without it, or with
-  // the ring unregistrable (memory limits), receives stay single-shot.
+  // Multishot accept is assumed: every kernel with these ring flags has accept, and one
+  // too old for its multishot form says EINVAL once per handle (on_accept), so no opcode
+  // probe is needed. Multishot recv needs the provided-buffer ring (5.19+); likewise a
+  // kernel before 6.0 refuses it once per handle (on_recv).
   void probe_multishot() noexcept {
-    // Every kernel with these ring flags has accept; one too old for its multishot form
-    // says EINVAL once per handle (on_accept), so no opcode probe is needed.
     multishot_accept_ = true;
-    void* mem = ::mmap(nullptr, buf_ring_bytes(), PROT_READ | PROT_WRITE,
-                       MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    if (mem == MAP_FAILED) return;
-    io_uring_buf_reg reg{};
-    reg.ring_addr = reinterpret_cast<std::uint64_t>(mem);
-    reg.ring_entries = kBufCount;
-    reg.bgid = kBufGroup;
-    if (io_uring_register_buf_ring(&ring_, &reg, 0) < 0) {
-      ::munmap(mem, buf_ring_bytes());
-      return;
-    }
-    buf_ring_ = static_cast<io_uring_buf_ring*>(mem);
-    io_uring_buf_ring_init(buf_ring_);
-    buffers_ = std::make_unique_for_overwrite<std::byte[]>(std::size_t{kBufCount} * kBufSize);
-    for (unsigned b = 0; b < kBufCount; ++b) {
-      io_uring_buf_ring_add(buf_ring_, buffer(b), kBufSize, static_cast<unsigned short>(b),
-                            io_uring_buf_ring_mask(kBufCount), static_cast<int>(b));
-    }
-    io_uring_buf_ring_advance(buf_ring_, static_cast<int>(kBufCount));
-    multishot_recv_ = true;  // likewise (6.0+): on_recv
-  }
-
-  static std::size_t buf_ring_bytes() noexcept { return kBufCount * sizeof(io_uring_buf); }
-  std::byte* buffer(unsigned b) const noexcept {
-    return buffers_.get() + std::size_t{b} * kBufSize;
-  }
-
-  void recycle(std::uint16_t b) noexcept {
-    io_uring_buf_ring_add(buf_ring_, buffer(b), kBufSize, b, io_uring_buf_ring_mask(kBufCount), 0);
-    io_uring_buf_ring_advance(buf_ring_, 1);
-  }
-
-  void drop_buffers(HandleState& st) noexcept {
-    for (std::uint16_t b = st.head; b != kNoBuf;) {
-      const std::uint16_t next = buf_next_[b];
-      recycle(b);
-      b = next;
-    }
-    st.head = st.tail = kNoBuf;
-    st.head_offset = 0;
-    st.held = 0;
+    multishot_recv_ = buffers_.open(ring_);
   }
 
   // ---- completions ----
@@ -826,11 +747,8 @@ class IoUringBackend final : public Backend {
 
   bool multishot_accept_ = false;
   bool multishot_recv_ = false;
-  io_uring_buf_ring* buf_ring_ = nullptr;
-  std::unique_ptr<std::byte[]> buffers_;
-  std::uint32_t buf_len_[kBufCount]{};   // bytes received into each buffer
-  std::uint16_t buf_next_[kBufCount]{};  // the next buffer of the same handle
-  std::vector<HandleState*> by_fd_;      // live states, by fd
+  BufferRing buffers_;               // unmapped after ~IoUringBackend has closed the ring
+  std::vector<HandleState*> by_fd_;  // live states, by fd
   std::vector<std::unique_ptr<HandleState>> states_;
   HandleState* free_states_ = nullptr;
   std::vector<io_uring_cqe> cqes_;  // completions taken from the CQ, being handled
