@@ -30,19 +30,22 @@
 #include <vector>
 
 #include "backends/io_uring_buffers.hpp"
+#include "backends/io_uring_msg.hpp"
 #include "corio/reactor/faults.hpp"
 #include "corio/reactor/net.hpp"
 
 namespace corio {
 namespace {
 
-// user_data values. Operations and handle states are at least 8-aligned, so the low
-// three bits tell what a completion belongs to.
+// user_data values. Operations, handle states and msghdr slots are at least 8-aligned,
+// so the low three bits tell what a completion belongs to.
 constexpr std::uint64_t kIgnore = 0;     // the completion of a cancel request
 constexpr std::uint64_t kWake = 1;       // the pending poll on the wake eventfd
 constexpr std::uint64_t kRecvTag = 2;    // HandleState* | 2: its multishot recv
 constexpr std::uint64_t kAcceptTag = 3;  // HandleState* | 3: its multishot accept
+constexpr std::uint64_t kMsgTag = 4;     // MsgSlot* | 4: a recvfrom or sendto
 constexpr std::uint64_t kTagMask = 7;
+static_assert(alignof(Operation) >= 8 && alignof(uring::MsgSlot) >= 8);
 
 // Operation::backend_state while the operation waits on a handle instead of an SQE.
 constexpr std::uint8_t kInRing = 0;
@@ -60,14 +63,8 @@ constexpr unsigned kMaxHeldBuffers = 16;
 // Likewise a listener stops accepting ahead of the program after this many.
 constexpr std::size_t kMaxQueuedAccepts = 64;
 
-// recvfrom/sendto go through recvmsg/sendmsg, whose msghdr must live until the
-// completion: slots come from a free list that only grows, so steady state allocates
-// nothing.
-struct MsgSlot {
-  msghdr msg{};
-  iovec iov{};
-  MsgSlot* next_free = nullptr;
-};
+using uring::MsgSlot;
+using uring::MsgSlots;
 
 sockaddr* sockaddr_of(SocketAddress* a) noexcept {
   return a != nullptr ? reinterpret_cast<sockaddr*>(a->data) : nullptr;
@@ -196,11 +193,17 @@ class IoUringBackend final : public Backend {
       finish(op, -ECANCELED);
       return;
     }
+    std::uint64_t target = reinterpret_cast<std::uint64_t>(&op);
+    if (op.code == OpCode::recvfrom || op.code == OpCode::sendto) {
+      MsgSlot* s = msgs_.find(op);
+      if (s == nullptr) return;  // completed already: nothing in the kernel to cancel
+      target = msg_data(*s);
+    }
     // The operation keeps its buffer until its own completion arrives (-ECANCELED if
     // this won the race, its real result otherwise): one completion, as promised.
     io_uring_sqe* sqe = get_sqe();
     if (sqe == nullptr) return;  // the operation still completes on its own
-    io_uring_prep_cancel(sqe, &op, 0);
+    io_uring_prep_cancel64(sqe, target, 0);
     io_uring_sqe_set_data64(sqe, kIgnore);
     // Submitted now, behind the operation itself: a cancel must take effect before
     // whatever the program does next (data sent to the socket a moment later must not
@@ -292,18 +295,16 @@ class IoUringBackend final : public Backend {
         io_uring_prep_send(sqe, fd, op.buffer, faults::io_length(op), op.flags | MSG_NOSIGNAL);
         break;
       case OpCode::recvfrom: {
-        MsgSlot& s = take_slot(op);
-        s.msg.msg_name = op.address->data;
-        s.msg.msg_namelen = sizeof op.address->data;
+        MsgSlot& s = msgs_.take(op);
         io_uring_prep_recvmsg(sqe, fd, &s.msg, static_cast<unsigned>(op.flags));
-        break;
+        io_uring_sqe_set_data64(sqe, msg_data(s));
+        return false;
       }
       case OpCode::sendto: {
-        MsgSlot& s = take_slot(op);
-        s.msg.msg_name = op.address->data;
-        s.msg.msg_namelen = op.address->size;
+        MsgSlot& s = msgs_.take(op);
         io_uring_prep_sendmsg(sqe, fd, &s.msg, static_cast<unsigned>(op.flags | MSG_NOSIGNAL));
-        break;
+        io_uring_sqe_set_data64(sqe, msg_data(s));
+        return false;
       }
       case OpCode::readable:
         io_uring_prep_poll_add(sqe, fd, POLLIN);
@@ -335,21 +336,13 @@ class IoUringBackend final : public Backend {
     }
   }
 
-  MsgSlot& take_slot(Operation& op) {
-    MsgSlot* s = free_slots_;
-    if (s != nullptr) {
-      free_slots_ = s->next_free;
-    } else {
-      slots_.push_back(std::make_unique<MsgSlot>());
-      s = slots_.back().get();
-    }
-    *s = MsgSlot{};
-    s->iov.iov_base = op.buffer;
-    s->iov.iov_len = op.length;
-    s->msg.msg_iov = &s->iov;
-    s->msg.msg_iovlen = 1;
-    op.prev = reinterpret_cast<Operation*>(s);  // links are unused while in flight
-    return *s;
+  // A recvfrom or sendto is known to the kernel by its slot rather than by itself: the
+  // completion then finds the slot, and the slot the operation, with no room taken in
+  // the Operation (whose links once carried the slot). The slot points at the operation
+  // from submit until that completion is reaped, and the operation lives at least that
+  // long (one completion each), so the pointer never dangles.
+  static std::uint64_t msg_data(MsgSlot& s) noexcept {
+    return reinterpret_cast<std::uint64_t>(&s) | kMsgTag;
   }
 
   void push(Operation& op) noexcept {
@@ -367,12 +360,6 @@ class IoUringBackend final : public Backend {
     // A poll reports the events it saw; the contract's readiness waits report 0.
     const bool poll = op.code == OpCode::readable || op.code == OpCode::writable;
     op.result = poll && res > 0 ? 0 : res;
-    if (op.code == OpCode::recvfrom || op.code == OpCode::sendto) {
-      auto* s = reinterpret_cast<MsgSlot*>(op.prev);
-      if (op.code == OpCode::recvfrom && res >= 0) op.address->size = s->msg.msg_namelen;
-      s->next_free = free_slots_;
-      free_slots_ = s;
-    }
     push(op);
   }
 
@@ -708,6 +695,9 @@ class IoUringBackend final : public Backend {
         case kAcceptTag:
           on_accept(*st, c.res, c.flags);
           break;
+        case kMsgTag:
+          complete(msgs_.finish(*reinterpret_cast<MsgSlot*>(data & ~kTagMask), c.res), c.res);
+          break;
         default:
           complete(*reinterpret_cast<Operation*>(data), c.res);
       }
@@ -742,8 +732,7 @@ class IoUringBackend final : public Backend {
   int wake_fd_;
   CompletionQueue& sink_;
   std::atomic<bool> woken_{false};
-  MsgSlot* free_slots_ = nullptr;
-  std::vector<std::unique_ptr<MsgSlot>> slots_;
+  MsgSlots msgs_;
 
   bool multishot_accept_ = false;
   bool multishot_recv_ = false;

@@ -723,6 +723,31 @@ TEST_P(BackendTest, RecvfromAndSendtoOverUdpCarryAddresses) {
   EXPECT_EQ(std::memcmp(from.data, addr_a.data, ipv4_address_size()), 0);
 }
 
+// A cancel must find a recvfrom where the backend keeps it (io_uring knows it by its
+// msghdr slot, not by the operation), and the datagram sent afterwards must be left for
+// the next recvfrom.
+TEST_P(BackendTest, CancelOfAPendingRecvfromCompletesOnceAndLeavesTheDatagram) {
+  SocketAddress addr_a, addr_b, from;
+  const native_handle a = loopback_socket(SocketType::datagram, addr_a);
+  const native_handle b = loopback_socket(SocketType::datagram, addr_b);
+  char buf[32] = {};
+  TestOp rx(OpCode::recvfrom, b, buf, sizeof buf, &from);
+  EXPECT_FALSE(start(rx));
+  reactor().cancel(rx);
+  ASSERT_TRUE(run_until_complete(rx));
+  EXPECT_EQ(rx.result, -ECANCELED);
+  reactor().cancel(rx);  // after completion: nothing happens
+  char msg[] = "dgram";
+  TestOp tx(OpCode::sendto, a, msg, 5, &addr_b);
+  EXPECT_TRUE(finish(tx));
+  spin();
+  EXPECT_EQ(rx.completions, 1);
+  TestOp next(OpCode::recvfrom, b, buf, sizeof buf, &from);
+  ASSERT_TRUE(finish(next));
+  EXPECT_EQ(next.result, 5);
+  EXPECT_EQ(port_of(from), port_of(addr_a));
+}
+
 TEST_P(BackendTest, ReadableAndWritableWaits) {
   auto [a, b] = socket_pair();
   TestOp readable(OpCode::readable, a);
