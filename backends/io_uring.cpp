@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "backends/io_uring_buffers.hpp"
+#include "backends/io_uring_handles.hpp"
 #include "backends/io_uring_msg.hpp"
 #include "corio/reactor/faults.hpp"
 #include "corio/reactor/net.hpp"
@@ -45,7 +46,8 @@ constexpr std::uint64_t kRecvTag = 2;    // HandleState* | 2: its multishot recv
 constexpr std::uint64_t kAcceptTag = 3;  // HandleState* | 3: its multishot accept
 constexpr std::uint64_t kMsgTag = 4;     // MsgSlot* | 4: a recvfrom or sendto
 constexpr std::uint64_t kTagMask = 7;
-static_assert(alignof(Operation) >= 8 && alignof(uring::MsgSlot) >= 8);
+static_assert(alignof(Operation) >= 8 && alignof(uring::HandleState) >= 8 &&
+              alignof(uring::MsgSlot) >= 8);
 
 // Operation::backend_state while the operation waits on a handle instead of an SQE.
 constexpr std::uint8_t kInRing = 0;
@@ -63,70 +65,26 @@ constexpr unsigned kMaxHeldBuffers = 16;
 // Likewise a listener stops accepting ahead of the program after this many.
 constexpr std::size_t kMaxQueuedAccepts = 64;
 
+using uring::HandleState;
+using uring::HandleTable;
+using uring::in_kernel;
+using uring::Life;
 using uring::MsgSlot;
 using uring::MsgSlots;
+using uring::Multishot;
+using uring::OpList;
+using uring::Peer;
+using uring::SocketKind;
 
 sockaddr* sockaddr_of(SocketAddress* a) noexcept {
   return a != nullptr ? reinterpret_cast<sockaddr*>(a->data) : nullptr;
 }
-
-/// FIFO of operations waiting on a handle, through the operations' own links.
-struct OpList {
-  Operation* head = nullptr;
-  Operation* tail = nullptr;
-
-  [[nodiscard]] bool empty() const noexcept { return head == nullptr; }
-  void push(Operation& op) noexcept {
-    op.next = nullptr;
-    op.prev = tail;
-    (tail != nullptr ? tail->next : head) = &op;
-    tail = &op;
-  }
-  void remove(Operation& op) noexcept {
-    (op.prev != nullptr ? op.prev->next : head) = op.next;
-    (op.next != nullptr ? op.next->prev : tail) = op.prev;
-    op.next = op.prev = nullptr;
-  }
-};
-
-/// What the backend keeps for one handle that uses a multishot request. It outlives the
-/// handle's release while a request is still armed: its final completion frees it.
-struct HandleState {
-  int fd = -1;
-  bool live = false;           // still the state of `fd` (not yet released)
-  std::int8_t stream = -1;     // a stream socket: 1 yes, 0 no, -1 not asked yet
-  bool plain_recv = false;     // the kernel refused a multishot recv here: single SQEs
-  bool plain_accept = false;   // likewise for accept
-  bool recv_armed = false;     // a multishot recv is in the kernel
-  bool recv_stopping = false;  // ... and a cancel for it is on its way
-  bool eof = false;            // the peer closed; every later recv returns 0
-  int recv_error = 0;          // an error for the next recv (negative errno)
-  HeldBuffers buffers;         // received, not yet read (read-ahead)
-  OpList data_waiters;         // recv and readable operations
-  bool accept_armed = false;
-  bool accept_stopping = false;
-  int accept_error = 0;
-  std::vector<int> accepted;  // connections accepted ahead of the program
-  std::size_t accepted_head = 0;
-  OpList accept_waiters;
-  HandleState* next_free = nullptr;
-
-  [[nodiscard]] bool has_data() const noexcept { return !buffers.empty(); }
-  [[nodiscard]] bool armed() const noexcept { return recv_armed || accept_armed; }
-  [[nodiscard]] std::size_t queued_accepts() const noexcept {
-    return accepted.size() - accepted_head;
-  }
-};
 
 class IoUringBackend final : public Backend {
  public:
   IoUringBackend(int wake_fd, CompletionQueue& sink) noexcept : wake_fd_(wake_fd), sink_(sink) {}
   ~IoUringBackend() override {
     if (ready_) io_uring_queue_exit(&ring_);  // also ends every armed multishot request
-    for (auto& st : states_) {
-      for (std::size_t i = st->accepted_head; i < st->accepted.size(); ++i)
-        ::close(st->accepted[i]);
-    }
     ::close(wake_fd_);
   }
   IoUringBackend(const IoUringBackend&) = delete;
@@ -188,7 +146,7 @@ class IoUringBackend final : public Backend {
     if (op.backend_state != kInRing) {
       // Waiting on a handle, not in the kernel: it ends here, and whatever arrives
       // later stays buffered for the next recv.
-      HandleState& st = *state_of(op.handle);
+      HandleState& st = *handles_.find(op.handle);
       (op.backend_state == kWaitingData ? st.data_waiters : st.accept_waiters).remove(op);
       finish(op, -ECANCELED);
       return;
@@ -213,23 +171,19 @@ class IoUringBackend final : public Backend {
   }
 
   void release(native_handle handle) noexcept override {
-    HandleState* st = state_of(handle);
+    HandleState* st = handles_.find(handle);
     if (st == nullptr) return;
-    by_fd_[static_cast<std::size_t>(handle)] = nullptr;
-    st->live = false;
+    handles_.unlink(*st);
     buffers_.drop(st->buffers);
-    for (std::size_t i = st->accepted_head; i < st->accepted.size(); ++i)
-      ::close(st->accepted[i]);
-    st->accepted.clear();
-    st->accepted_head = 0;
+    st->close_accepted();
     if (!st->armed()) {
-      free_state(st);
+      handles_.put_back(*st);
       return;
     }
     // An armed request holds the socket open in the kernel: cancel it now so that the
     // close that follows really closes; its final completion frees the state.
-    if (st->recv_armed) stop_multishot(*st, kRecvTag);
-    if (st->accept_armed) stop_multishot(*st, kAcceptTag);
+    if (in_kernel(st->recv)) stop_multishot(*st, kRecvTag);
+    if (in_kernel(st->accept)) stop_multishot(*st, kAcceptTag);
     (void)io_uring_submit_and_get_events(&ring_);
   }
 
@@ -365,47 +319,11 @@ class IoUringBackend final : public Backend {
 
   // ---- per-handle state ----
 
-  HandleState* state_of(native_handle handle) const noexcept {
-    const auto i = static_cast<std::size_t>(handle);
-    return handle >= 0 && i < by_fd_.size() ? by_fd_[i] : nullptr;
-  }
-
-  // The handle's state, created on first use; nullptr when it cannot be had.
-  HandleState* state_for(native_handle handle) noexcept {
-    if (HandleState* st = state_of(handle)) return st;
-    if (handle < 0) return nullptr;
-    const auto i = static_cast<std::size_t>(handle);
-    try {
-      if (i >= by_fd_.size()) by_fd_.resize(std::max<std::size_t>(i + 1, by_fd_.size() * 2));
-      HandleState* st = free_states_;
-      if (st != nullptr) {
-        free_states_ = st->next_free;
-      } else {
-        states_.push_back(std::make_unique<HandleState>());
-        st = states_.back().get();
-      }
-      st->fd = static_cast<int>(handle);
-      st->live = true;
-      by_fd_[i] = st;
-      return st;
-    } catch (const std::bad_alloc&) {
-      return nullptr;  // the single-shot path needs no state
-    }
-  }
-
-  void free_state(HandleState* st) noexcept {
-    std::vector<int> keep = std::move(st->accepted);  // its capacity, for the next user
-    keep.clear();
-    *st = HandleState{};
-    st->accepted = std::move(keep);
-    st->next_free = free_states_;
-    free_states_ = st;
-  }
-
   // Whether `st`'s fd is a stream socket, asked once per handle.
   static bool stream_socket(HandleState& st) noexcept {
-    if (st.stream < 0) st.stream = net::is_stream(st.fd) ? 1 : 0;
-    return st.stream == 1;
+    if (st.kind == SocketKind::unknown)
+      st.kind = net::is_stream(st.fd) ? SocketKind::stream : SocketKind::other;
+    return st.kind == SocketKind::stream;
   }
 
   // The state a recv or readable wait goes through, or nullptr for a single SQE: only
@@ -413,32 +331,34 @@ class IoUringBackend final : public Backend {
   // keeps the kernel's meaning.
   HandleState* data_state(const Operation& op) noexcept {
     if (!multishot_recv_) return nullptr;
-    HandleState* st = state_of(op.handle);
+    HandleState* st = handles_.find(op.handle);
     if (st == nullptr) {
       if (op.code != OpCode::recv || op.flags != 0 || op.length == 0) return nullptr;
-      st = state_for(op.handle);
+      st = handles_.get(op.handle);
       if (st == nullptr) return nullptr;
     }
-    if (!stream_socket(*st) || (st->plain_recv && !st->has_data())) return nullptr;
+    if (!stream_socket(*st) || (st->recv == Multishot::refused && !st->has_data())) return nullptr;
     // Once data flows through the buffers every receive must, or bytes would overtake
     // each other; only MSG_PEEK among the flags keeps its meaning there.
-    if (op.code == OpCode::recv && op.length == 0 && !st->recv_armed && !st->has_data())
+    if (op.code == OpCode::recv && op.length == 0 && !in_kernel(st->recv) && !st->has_data())
       return nullptr;
-    if (op.code == OpCode::readable && !st->recv_armed && !st->has_data() && !st->eof)
+    if (op.code == OpCode::readable && !in_kernel(st->recv) && !st->has_data() &&
+        st->peer == Peer::open)
       return nullptr;
     return st;
   }
 
   HandleState* accept_state(const Operation& op) noexcept {
     if (!multishot_accept_) return nullptr;
-    HandleState* st = state_of(op.handle);
+    HandleState* st = handles_.find(op.handle);
     // A caller that wants the peer's address gets it from a single accept (a multishot
     // accept has one address slot for all); once connections queue here, it reads the
     // address of the one it takes with getpeername.
     if (st == nullptr && op.address != nullptr) return nullptr;
-    if (st == nullptr) st = state_for(op.handle);
+    if (st == nullptr) st = handles_.get(op.handle);
     if (st == nullptr) return nullptr;
-    if (!stream_socket(*st) || (st->plain_accept && st->queued_accepts() == 0)) return nullptr;
+    if (!stream_socket(*st) || (st->accept == Multishot::refused && st->queued_accepts() == 0))
+      return nullptr;
     return st;
   }
 
@@ -448,7 +368,7 @@ class IoUringBackend final : public Backend {
     if (serve_one(st, op)) return true;
     op.backend_state = kWaitingData;
     st.data_waiters.push(op);
-    if (!st.recv_armed) arm_recv(st);
+    if (!in_kernel(st.recv)) arm_recv(st);
     return false;
   }
 
@@ -462,7 +382,7 @@ class IoUringBackend final : public Backend {
                                               faults::io_length(op), (op.flags & MSG_PEEK) == 0));
     } else if (st.recv_error != 0) {
       op.result = op.code == OpCode::readable ? 0 : std::exchange(st.recv_error, 0);
-    } else if (st.eof) {
+    } else if (st.peer == Peer::closed) {
       op.result = 0;
     } else {
       return false;
@@ -480,33 +400,32 @@ class IoUringBackend final : public Backend {
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = BufferRing::kGroup;
     io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uint64_t>(&st) | kRecvTag);
-    st.recv_armed = true;
+    st.recv = Multishot::armed;
   }
 
   void on_recv(HandleState& st, int res, unsigned flags) noexcept {
     const bool more = (flags & IORING_CQE_F_MORE) != 0;
+    bool refused = false;
     if (res > 0 && (flags & IORING_CQE_F_BUFFER) != 0) {
       const auto b = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
-      if (!st.live) {
+      if (st.life != Life::live) {
         buffers_.recycle(b);  // released: nobody will read it
       } else {
         buffers_.hold(st.buffers, b, static_cast<std::uint32_t>(res));
       }
     } else if (res == 0) {
-      st.eof = true;
+      st.peer = Peer::closed;
     } else if (res == -EINVAL && !more && !st.has_data()) {
       // A kernel before 6.0 (or a socket that refuses it): plain recvs give the
       // waiters their real answer, and this handle stays with them.
-      st.plain_recv = true;
-    } else if (res < 0 && res != -ENOBUFS && !(res == -ECANCELED && st.recv_stopping)) {
+      refused = true;
+    } else if (res < 0 && res != -ENOBUFS &&
+               !(res == -ECANCELED && st.recv == Multishot::stopping)) {
       st.recv_error = res;
     }
-    if (!more) {
-      st.recv_armed = false;
-      st.recv_stopping = false;
-    }
-    if (!st.live) {
-      if (!st.armed()) free_state(&st);
+    if (!more) st.recv = refused ? Multishot::refused : Multishot::idle;
+    if (st.life != Life::live) {
+      if (!st.armed()) handles_.put_back(st);
       return;
     }
     while (!st.data_waiters.empty()) {
@@ -516,15 +435,15 @@ class IoUringBackend final : public Backend {
       op.backend_state = kInRing;
       push(op);
     }
-    if (!st.recv_armed && !st.data_waiters.empty()) {
+    if (!in_kernel(st.recv) && !st.data_waiters.empty()) {
       // Out of buffers (every one is parked on some handle) or no multishot here: the
       // waiters go to the kernel with their own buffers, so they still make progress.
-      if (res == -ENOBUFS || st.plain_recv) {
+      if (res == -ENOBUFS || st.recv == Multishot::refused) {
         resubmit_waiters(st.data_waiters);
       } else {
         arm_recv(st);
       }
-    } else if (st.recv_armed && !st.recv_stopping && st.data_waiters.empty() &&
+    } else if (st.recv == Multishot::armed && st.data_waiters.empty() &&
                st.buffers.count >= kMaxHeldBuffers) {
       stop_multishot(st, kRecvTag);
     }
@@ -534,12 +453,7 @@ class IoUringBackend final : public Backend {
 
   bool submit_accept(HandleState& st, Operation& op) noexcept {
     if (st.queued_accepts() > 0) {
-      const int fd = st.accepted[st.accepted_head++];
-      if (st.accepted_head == st.accepted.size()) {
-        st.accepted.clear();
-        st.accepted_head = 0;
-      }
-      op.result = with_peer(op, fd);
+      op.result = with_peer(op, st.pop_accepted());
       return true;
     }
     if (st.accept_error != 0) {
@@ -548,7 +462,7 @@ class IoUringBackend final : public Backend {
     }
     op.backend_state = kWaitingAccept;
     st.accept_waiters.push(op);
-    if (!st.accept_armed) arm_accept(st);
+    if (!in_kernel(st.accept)) arm_accept(st);
     return false;
   }
 
@@ -571,18 +485,15 @@ class IoUringBackend final : public Backend {
     }
     io_uring_prep_multishot_accept(sqe, st.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uint64_t>(&st) | kAcceptTag);
-    st.accept_armed = true;
+    st.accept = Multishot::armed;
   }
 
   void on_accept(HandleState& st, int res, unsigned flags) noexcept {
     const bool more = (flags & IORING_CQE_F_MORE) != 0;
-    if (!more) {
-      st.accept_armed = false;
-      st.accept_stopping = false;
-    }
-    if (!st.live) {
+    if (!more) st.accept = Multishot::idle;
+    if (st.life != Life::live) {
       if (res >= 0) ::close(res);  // the listener is gone; so is this connection
-      if (!st.armed()) free_state(&st);
+      if (!st.armed()) handles_.put_back(st);
       return;
     }
     if (res >= 0) {
@@ -596,12 +507,12 @@ class IoUringBackend final : public Backend {
         } catch (const std::bad_alloc&) {
           ::close(res);  // as if the backlog had been full
         }
-        if (st.accept_armed && !st.accept_stopping && st.queued_accepts() >= kMaxQueuedAccepts)
+        if (st.accept == Multishot::armed && st.queued_accepts() >= kMaxQueuedAccepts)
           stop_multishot(st, kAcceptTag);
       }
     } else if (res == -EINVAL && !more && st.queued_accepts() == 0) {
-      st.plain_accept = true;  // as plain_recv: a kernel before 5.19, or not listening
-    } else if (!(res == -ECANCELED && st.accept_stopping)) {
+      st.accept = Multishot::refused;  // as for recv: a kernel before 5.19, or not listening
+    } else if (!(res == -ECANCELED && st.accept == Multishot::stopping)) {
       if (!st.accept_waiters.empty()) {
         Operation& op = *st.accept_waiters.head;
         st.accept_waiters.remove(op);
@@ -610,8 +521,8 @@ class IoUringBackend final : public Backend {
         st.accept_error = res;
       }
     }
-    if (!st.accept_armed && !st.accept_waiters.empty()) {
-      if (st.plain_accept) {
+    if (!in_kernel(st.accept) && !st.accept_waiters.empty()) {
+      if (st.accept == Multishot::refused) {
         resubmit_waiters(st.accept_waiters);
       } else {
         arm_accept(st);
@@ -626,7 +537,7 @@ class IoUringBackend final : public Backend {
     if (sqe == nullptr) return;
     io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(&st) | tag, 0);
     io_uring_sqe_set_data64(sqe, kIgnore);
-    (tag == kRecvTag ? st.recv_stopping : st.accept_stopping) = true;
+    (tag == kRecvTag ? st.recv : st.accept) = Multishot::stopping;
   }
 
   void resubmit_waiters(OpList& waiters) noexcept {
@@ -736,10 +647,8 @@ class IoUringBackend final : public Backend {
 
   bool multishot_accept_ = false;
   bool multishot_recv_ = false;
-  BufferRing buffers_;               // unmapped after ~IoUringBackend has closed the ring
-  std::vector<HandleState*> by_fd_;  // live states, by fd
-  std::vector<std::unique_ptr<HandleState>> states_;
-  HandleState* free_states_ = nullptr;
+  BufferRing buffers_;  // unmapped after ~IoUringBackend has closed the ring
+  HandleTable handles_;
   std::vector<io_uring_cqe> cqes_;  // completions taken from the CQ, being handled
   bool reaping_ = false;
   std::uint64_t pushed_ = 0;  // completions pushed into the sink, ever
