@@ -1,844 +1,310 @@
-// io_uring backend. Every operation becomes one SQE whose user_data is the Operation
-// itself; SQEs queued during a loop turn go to the kernel together with the wait for
-// completions, in one io_uring_enter per turn. The ring is created SINGLE_ISSUER +
-// DEFER_TASKRUN where the kernel has them (6.1+): completion work then runs only when
-// the loop asks for events, instead of interrupting it (liburing's advice for one ring
-// per thread event loops).
-//
-// Receives and accepts on a connected stream socket or a listener are multishot where
-// the kernel has them (6.0+): one armed request per handle delivers every message into
-// a provided-buffer ring, so a steady connection costs neither an SQE nor a syscall per
-// receive; `recv` then copies from what already arrived and usually completes inline.
-// Bytes that arrive while nobody reads wait in the handle's buffers, and a cancelled
-// recv loses none of them.
+// io_uring backend: set-up, the Backend calls, single-shot operations and completions
+// (the class is in io_uring_backend.hpp; multishot recv and accept in
+// io_uring_multishot.cpp). Every operation becomes one SQE whose user_data names it
+// (the Operation itself; for recvfrom and sendto, its msghdr slot); SQEs queued during
+// a loop turn go to the kernel together with the wait for completions, in one
+// io_uring_enter per turn. The ring is created SINGLE_ISSUER + DEFER_TASKRUN where the
+// kernel has them (6.1+): completion work then runs only when the loop asks for events,
+// instead of interrupting it (liburing's advice for one ring per thread event loops).
 #include "backends/io_uring.hpp"
 
 #include <liburing.h>
 #include <poll.h>
 #include <sys/eventfd.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdint>
-#include <cstring>
 #include <memory>
 #include <new>
-#include <utility>
-#include <vector>
 
 #include "backends/fault_points.hpp"
-#include "corio/os/net.hpp"
+#include "backends/io_uring_backend.hpp"
 
 namespace corio {
-namespace {
+namespace uring {
 
-// user_data values. Operations and handle states are at least 8-aligned, so the low
-// three bits tell what a completion belongs to.
-constexpr std::uint64_t kIgnore = 0;     // the completion of a cancel request
-constexpr std::uint64_t kWake = 1;       // the pending poll on the wake eventfd
-constexpr std::uint64_t kRecvTag = 2;    // HandleState* | 2: its multishot recv
-constexpr std::uint64_t kAcceptTag = 3;  // HandleState* | 3: its multishot accept
-constexpr std::uint64_t kTagMask = 7;
-
-// Operation::backend_state while the operation waits on a handle instead of an SQE.
-constexpr std::uint8_t kInRing = 0;
-constexpr std::uint8_t kWaitingData = 1;    // recv or readable, served from the buffers
-constexpr std::uint8_t kWaitingAccept = 2;  // served by the multishot accept
-
-// The provided-buffer ring: 256 buffers of 4 KiB (1 MiB per loop). A message larger
-// than a buffer arrives in several; a recv gathers across them.
-constexpr unsigned kBufCount = 256;
-constexpr unsigned kBufSize = 4096;
-constexpr int kBufGroup = 0;
-constexpr std::uint16_t kNoBuf = 0xffff;
-// A handle nobody reads stops its multishot recv once it holds this many buffers, so a
-// peer that sends without being read cannot take the ring from everybody else; the
-// rest waits in the socket (TCP flow control) until the program reads again.
-constexpr unsigned kMaxHeldBuffers = 16;
-// Likewise a listener stops accepting ahead of the program after this many.
-constexpr std::size_t kMaxQueuedAccepts = 64;
-
-// recvfrom/sendto go through recvmsg/sendmsg, whose msghdr must live until the
-// completion: slots come from a free list that only grows, so steady state allocates
-// nothing.
-struct MsgSlot {
-  msghdr msg{};
-  iovec iov{};
-  MsgSlot* next_free = nullptr;
-};
-
-sockaddr* sockaddr_of(SocketAddress* a) noexcept {
-  return a != nullptr ? reinterpret_cast<sockaddr*>(a->data) : nullptr;
+IoUringBackend::~IoUringBackend() {
+  if (ready_) io_uring_queue_exit(&ring_);  // also ends every armed multishot request
+  ::close(wake_fd_);
 }
 
-/// FIFO of operations waiting on a handle, through the operations' own links.
-struct OpList {
-  Operation* head = nullptr;
-  Operation* tail = nullptr;
-
-  [[nodiscard]] bool empty() const noexcept { return head == nullptr; }
-  void push(Operation& op) noexcept {
-    op.next = nullptr;
-    op.prev = tail;
-    (tail != nullptr ? tail->next : head) = &op;
-    tail = &op;
-  }
-  void remove(Operation& op) noexcept {
-    (op.prev != nullptr ? op.prev->next : head) = op.next;
-    (op.next != nullptr ? op.next->prev : tail) = op.prev;
-    op.next = op.prev = nullptr;
-  }
-};
-
-/// What the backend keeps for one handle that uses a multishot request. It outlives the
-/// handle's release while a request is still armed: its final completion frees it.
-struct HandleState {
-  int fd = -1;
-  bool live = false;            // still the state of `fd` (not yet released)
-  std::int8_t stream = -1;      // a stream socket: 1 yes, 0 no, -1 not asked yet
-  bool plain_recv = false;      // the kernel refused a multishot recv here: single SQEs
-  bool plain_accept = false;    // likewise for accept
-  bool recv_armed = false;      // a multishot recv is in the kernel
-  bool recv_stopping = false;   // ... and a cancel for it is on its way
-  bool eof = false;             // the peer closed; every later recv returns 0
-  int recv_error = 0;           // an error for the next recv (negative errno)
-  std::uint16_t head = kNoBuf;  // received buffers, oldest first (linked by buffer id)
-  std::uint16_t tail = kNoBuf;
-  std::uint32_t head_offset = 0;  // bytes of `head` already consumed
-  unsigned held = 0;              // buffers in that list
-  OpList data_waiters;            // recv and readable operations
-  bool accept_armed = false;
-  bool accept_stopping = false;
-  int accept_error = 0;
-  std::vector<int> accepted;  // connections accepted ahead of the program
-  std::size_t accepted_head = 0;
-  OpList accept_waiters;
-  HandleState* next_free = nullptr;
-
-  [[nodiscard]] bool has_data() const noexcept { return head != kNoBuf; }
-  [[nodiscard]] bool armed() const noexcept { return recv_armed || accept_armed; }
-  [[nodiscard]] std::size_t queued_accepts() const noexcept {
-    return accepted.size() - accepted_head;
-  }
-};
-
-class IoUringBackend final : public Backend {
- public:
-  IoUringBackend(int wake_fd, CompletionQueue& sink) noexcept : wake_fd_(wake_fd), sink_(sink) {}
-  ~IoUringBackend() override {
-    if (ready_) io_uring_queue_exit(&ring_);  // also ends every armed multishot request
-    for (auto& st : states_) {
-      for (std::size_t i = st->accepted_head; i < st->accepted.size(); ++i)
-        ::close(st->accepted[i]);
-    }
-    if (buf_ring_ != nullptr) ::munmap(buf_ring_, buf_ring_bytes());
-    ::close(wake_fd_);
-  }
-  IoUringBackend(const IoUringBackend&) = delete;
-  IoUringBackend& operator=(const IoUringBackend&) = delete;
-
-  int init(unsigned depth) noexcept {
-    io_uring_params p{};
-    // A CQ four times the SQ absorbs bursts; overflow beyond it is kept by the kernel
-    // (IORING_FEAT_NODROP) and flushed when we next enter.
-    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
-              IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+int IoUringBackend::init(unsigned depth) noexcept {
+  io_uring_params p{};
+  // A CQ four times the SQ absorbs bursts; overflow beyond it is kept by the kernel
+  // (IORING_FEAT_NODROP) and flushed when we next enter.
+  p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
+            IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  p.cq_entries = depth * 4;
+  int rc = io_uring_queue_init_params(depth, &ring_, &p);
+  if (rc == -EINVAL) {  // a kernel older than 6.1: plain ring
+    p = io_uring_params{};
+    p.flags = IORING_SETUP_CQSIZE;
     p.cq_entries = depth * 4;
-    int rc = io_uring_queue_init_params(depth, &ring_, &p);
-    if (rc == -EINVAL) {  // a kernel older than 6.1: plain ring
-      p = io_uring_params{};
-      p.flags = IORING_SETUP_CQSIZE;
-      p.cq_entries = depth * 4;
-      rc = io_uring_queue_init_params(depth, &ring_, &p);
-    }
-    if (rc < 0) return rc;
-    ready_ = true;
-    // A registered ring fd saves the kernel an fd lookup on every io_uring_enter (5.18+;
-    // harmless to lack).
-    (void)io_uring_register_ring_fd(&ring_);
-    probe_multishot();
-    arm_wake();
-    return 0;
+    rc = io_uring_queue_init_params(depth, &ring_, &p);
   }
+  if (rc < 0) return rc;
+  ready_ = true;
+  // A registered ring fd saves the kernel an fd lookup on every io_uring_enter (5.18+;
+  // harmless to lack).
+  (void)io_uring_register_ring_fd(&ring_);
+  probe_multishot();
+  arm_wake();
+  return 0;
+}
 
-  [[nodiscard]] std::string_view name() const noexcept override { return "io_uring"; }
-  [[nodiscard]] Capability capabilities() const noexcept override {
-    Capability c = Capability::completion_based;
-    if (multishot_accept_) c = c | Capability::multishot_accept;
-    if (multishot_recv_) c = c | Capability::multishot_recv;
-    return c;
-  }
-
-  bool submit(Operation& op) noexcept override {
-    op.backend_state = kInRing;
-    if (const std::intptr_t injected = faults::failure(op)) {
-      op.result = injected;
-      return true;
-    }
-    switch (op.code) {
-      case OpCode::recv:
-      case OpCode::readable:
-        if (HandleState* st = data_state(op)) return submit_data(*st, op);
-        break;
-      case OpCode::accept:
-        if (HandleState* st = accept_state(op)) return submit_accept(*st, op);
-        break;
-      default:
-        break;
-    }
-    return submit_single(op);
-  }
-
-  void cancel(Operation& op) noexcept override {
-    if (op.backend_state != kInRing) {
-      // Waiting on a handle, not in the kernel: it ends here, and whatever arrives
-      // later stays buffered for the next recv.
-      HandleState& st = *state_of(op.handle);
-      (op.backend_state == kWaitingData ? st.data_waiters : st.accept_waiters).remove(op);
-      finish(op, -ECANCELED);
-      return;
-    }
-    // The operation keeps its buffer until its own completion arrives (-ECANCELED if
-    // this won the race, its real result otherwise): one completion, as promised.
-    io_uring_sqe* sqe = get_sqe();
-    if (sqe == nullptr) return;  // the operation still completes on its own
-    io_uring_prep_cancel(sqe, &op, 0);
-    io_uring_sqe_set_data64(sqe, kIgnore);
-    // Submitted now, behind the operation itself: a cancel must take effect before
-    // whatever the program does next (data sent to the socket a moment later must not
-    // be consumed by the operation it just cancelled). Cancels are rare; the syscall
-    // is worth that guarantee.
-    (void)io_uring_submit(&ring_);
-  }
-
-  void release(native_handle handle) noexcept override {
-    HandleState* st = state_of(handle);
-    if (st == nullptr) return;
-    by_fd_[static_cast<std::size_t>(handle)] = nullptr;
-    st->live = false;
-    drop_buffers(*st);
-    for (std::size_t i = st->accepted_head; i < st->accepted.size(); ++i)
-      ::close(st->accepted[i]);
-    st->accepted.clear();
-    st->accepted_head = 0;
-    if (!st->armed()) {
-      free_state(st);
-      return;
-    }
-    // An armed request holds the socket open in the kernel: cancel it now so that the
-    // close that follows really closes; its final completion frees the state.
-    if (st->recv_armed) stop_multishot(*st, kRecvTag);
-    if (st->accept_armed) stop_multishot(*st, kAcceptTag);
-    (void)io_uring_submit_and_get_events(&ring_);
-  }
-
-  int wait(std::chrono::nanoseconds timeout) noexcept override {
-    int rc;
-    if (timeout == std::chrono::nanoseconds::zero()) {
-      rc = io_uring_submit_and_get_events(&ring_);
-    } else if (timeout < std::chrono::nanoseconds::zero()) {
-      rc = io_uring_submit_and_wait(&ring_, 1);
-    } else {
-      __kernel_timespec ts{};
-      ts.tv_sec = static_cast<long long>(timeout.count() / 1'000'000'000);
-      ts.tv_nsec = static_cast<long long>(timeout.count() % 1'000'000'000);
-      io_uring_cqe* cqe = nullptr;
-      rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
-    }
-    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) return rc;
-    // A blocking wait that brought no completion at all was interrupted or timed out,
-    // and the kernel may report the SQEs it submitted rather than EINTR or ETIME: say
-    // -EINTR so that the reactor waits again for whatever is left of the timeout.
-    const bool interrupted = timeout != std::chrono::nanoseconds::zero() && rc != -ETIME &&
-                             io_uring_cq_ready(&ring_) == 0;
-    const int reaped = reap();
-    return interrupted ? -EINTR : reaped;
-  }
-
-  void wake() noexcept override {
-    if (woken_.exchange(true, std::memory_order_acq_rel)) return;
-    const std::uint64_t one = 1;
-    while (::write(wake_fd_, &one, sizeof one) < 0 && errno == EINTR) {
-    }
-  }
-
- private:
-  // ---- single-shot operations: one SQE each ----
-
-  bool submit_single(Operation& op) noexcept {
-    io_uring_sqe* sqe = get_sqe();
-    if (sqe == nullptr) {
-      op.result = sqe_error_;  // finished at once, with the ring's error
-      return true;
-    }
-    const int fd = static_cast<int>(op.handle);
-    switch (op.code) {
-      case OpCode::accept:
-        if (op.address != nullptr) {
-          op.address->size = sizeof op.address->data;
-          io_uring_prep_accept(sqe, fd, sockaddr_of(op.address),
-                               reinterpret_cast<socklen_t*>(&op.address->size),
-                               SOCK_NONBLOCK | SOCK_CLOEXEC);
-        } else {
-          io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        }
-        break;
-      case OpCode::connect:
-        io_uring_prep_connect(sqe, fd, sockaddr_of(op.address), op.address->size);
-        break;
-      case OpCode::recv:
-        io_uring_prep_recv(sqe, fd, op.buffer, faults::io_length(op), op.flags);
-        break;
-      case OpCode::send:
-        // MSG_NOSIGNAL: a peer that went away must give EPIPE, not kill the process.
-        io_uring_prep_send(sqe, fd, op.buffer, faults::io_length(op), op.flags | MSG_NOSIGNAL);
-        break;
-      case OpCode::recvfrom: {
-        MsgSlot& s = take_slot(op);
-        s.msg.msg_name = op.address->data;
-        s.msg.msg_namelen = sizeof op.address->data;
-        io_uring_prep_recvmsg(sqe, fd, &s.msg, static_cast<unsigned>(op.flags));
-        break;
-      }
-      case OpCode::sendto: {
-        MsgSlot& s = take_slot(op);
-        s.msg.msg_name = op.address->data;
-        s.msg.msg_namelen = op.address->size;
-        io_uring_prep_sendmsg(sqe, fd, &s.msg, static_cast<unsigned>(op.flags | MSG_NOSIGNAL));
-        break;
-      }
-      case OpCode::readable:
-        io_uring_prep_poll_add(sqe, fd, POLLIN);
-        break;
-      case OpCode::writable:
-        io_uring_prep_poll_add(sqe, fd, POLLOUT);
-        break;
-    }
-    io_uring_sqe_set_data(sqe, &op);
-    return false;
-  }
-
-  // An SQE, flushing the SQ to the kernel when it is full; never drops a request.
-  // nullptr only when the ring itself fails (the error is in `sqe_error_`): then
-  // retrying could spin forever.
-  io_uring_sqe* get_sqe() noexcept {
-    for (;;) {
-      if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) return sqe;
-      const int rc = io_uring_submit(&ring_);
-      if (rc == -EBUSY || rc == -EAGAIN) {
-        // The kernel holds completions we have not reaped (CQ overflow): take them
-        // into the sink, which frees it to accept more.
-        reap();
-        (void)io_uring_get_events(&ring_);
-      } else if (rc < 0 && rc != -EINTR) {
-        sqe_error_ = rc;
-        return nullptr;
-      }
-    }
-  }
-
-  MsgSlot& take_slot(Operation& op) {
-    MsgSlot* s = free_slots_;
-    if (s != nullptr) {
-      free_slots_ = s->next_free;
-    } else {
-      slots_.push_back(std::make_unique<MsgSlot>());
-      s = slots_.back().get();
-    }
-    *s = MsgSlot{};
-    s->iov.iov_base = op.buffer;
-    s->iov.iov_len = op.length;
-    s->msg.msg_iov = &s->iov;
-    s->msg.msg_iovlen = 1;
-    op.prev = reinterpret_cast<Operation*>(s);  // links are unused while in flight
-    return *s;
-  }
-
-  void push(Operation& op) noexcept {
-    ++pushed_;
-    sink_.push(op);
-  }
-
-  void finish(Operation& op, std::intptr_t result) noexcept {
-    op.backend_state = kInRing;
-    op.result = result;
-    push(op);
-  }
-
-  void complete(Operation& op, int res) noexcept {
-    // A poll reports the events it saw; the contract's readiness waits report 0.
-    const bool poll = op.code == OpCode::readable || op.code == OpCode::writable;
-    op.result = poll && res > 0 ? 0 : res;
-    if (op.code == OpCode::recvfrom || op.code == OpCode::sendto) {
-      auto* s = reinterpret_cast<MsgSlot*>(op.prev);
-      if (op.code == OpCode::recvfrom && res >= 0) op.address->size = s->msg.msg_namelen;
-      s->next_free = free_slots_;
-      free_slots_ = s;
-    }
-    push(op);
-  }
-
-  // ---- per-handle state ----
-
-  HandleState* state_of(native_handle handle) const noexcept {
-    const auto i = static_cast<std::size_t>(handle);
-    return handle >= 0 && i < by_fd_.size() ? by_fd_[i] : nullptr;
-  }
-
-  // The handle's state, created on first use; nullptr when it cannot be had.
-  HandleState* state_for(native_handle handle) noexcept {
-    if (HandleState* st = state_of(handle)) return st;
-    if (handle < 0) return nullptr;
-    const auto i = static_cast<std::size_t>(handle);
-    try {
-      if (i >= by_fd_.size()) by_fd_.resize(std::max<std::size_t>(i + 1, by_fd_.size() * 2));
-      HandleState* st = free_states_;
-      if (st != nullptr) {
-        free_states_ = st->next_free;
-      } else {
-        states_.push_back(std::make_unique<HandleState>());
-        st = states_.back().get();
-      }
-      st->fd = static_cast<int>(handle);
-      st->live = true;
-      by_fd_[i] = st;
-      return st;
-    } catch (const std::bad_alloc&) {
-      return nullptr;  // the single-shot path needs no state
-    }
-  }
-
-  void free_state(HandleState* st) noexcept {
-    std::vector<int> keep = std::move(st->accepted);  // its capacity, for the next user
-    keep.clear();
-    *st = HandleState{};
-    st->accepted = std::move(keep);
-    st->next_free = free_states_;
-    free_states_ = st;
-  }
-
-  // Whether `st`'s fd is a stream socket, asked once per handle.
-  static bool stream_socket(HandleState& st) noexcept {
-    if (st.stream < 0) st.stream = net::is_stream(st.fd) ? 1 : 0;
-    return st.stream == 1;
-  }
-
-  // The state a recv or readable wait goes through, or nullptr for a single SQE: only
-  // stream sockets (a datagram could be longer than a buffer), and a zero-length recv
-  // keeps the kernel's meaning.
-  HandleState* data_state(const Operation& op) noexcept {
-    if (!multishot_recv_) return nullptr;
-    HandleState* st = state_of(op.handle);
-    if (st == nullptr) {
-      if (op.code != OpCode::recv || op.flags != 0 || op.length == 0) return nullptr;
-      st = state_for(op.handle);
-      if (st == nullptr) return nullptr;
-    }
-    if (!stream_socket(*st) || (st->plain_recv && !st->has_data())) return nullptr;
-    // Once data flows through the buffers every receive must, or bytes would overtake
-    // each other; only MSG_PEEK among the flags keeps its meaning there.
-    if (op.code == OpCode::recv && op.length == 0 && !st->recv_armed && !st->has_data())
-      return nullptr;
-    if (op.code == OpCode::readable && !st->recv_armed && !st->has_data() && !st->eof)
-      return nullptr;
-    return st;
-  }
-
-  HandleState* accept_state(const Operation& op) noexcept {
-    if (!multishot_accept_) return nullptr;
-    HandleState* st = state_of(op.handle);
-    // A caller that wants the peer's address gets it from a single accept (a multishot
-    // accept has one address slot for all); once connections queue here, it reads the
-    // address of the one it takes with getpeername.
-    if (st == nullptr && op.address != nullptr) return nullptr;
-    if (st == nullptr) st = state_for(op.handle);
-    if (st == nullptr) return nullptr;
-    if (!stream_socket(*st) || (st->plain_accept && st->queued_accepts() == 0)) return nullptr;
-    return st;
-  }
-
-  // ---- multishot recv ----
-
-  bool submit_data(HandleState& st, Operation& op) noexcept {
-    if (serve_one(st, op)) return true;
-    op.backend_state = kWaitingData;
-    st.data_waiters.push(op);
-    if (!st.recv_armed) arm_recv(st);
-    return false;
-  }
-
-  // Answers `op` from what the handle already has; false if it must wait.
-  bool serve_one(HandleState& st, Operation& op) noexcept {
-    if (st.has_data()) {
-      op.result = op.code == OpCode::readable
-                      ? 0
-                      : static_cast<std::intptr_t>(copy_out(st, op, (op.flags & MSG_PEEK) == 0));
-    } else if (st.recv_error != 0) {
-      op.result = op.code == OpCode::readable ? 0 : std::exchange(st.recv_error, 0);
-    } else if (st.eof) {
-      op.result = 0;
-    } else {
-      return false;
-    }
+bool IoUringBackend::submit(Operation& op) noexcept {
+  op.backend_state = kInRing;
+  if (const std::intptr_t injected = faults::failure(op)) {
+    op.result = injected;
     return true;
   }
-
-  std::size_t copy_out(HandleState& st, Operation& op, bool consume) noexcept {
-    auto* out = static_cast<std::byte*>(op.buffer);
-    std::size_t n = 0;
-    std::uint16_t b = st.head;
-    std::uint32_t off = st.head_offset;
-    const std::size_t want = faults::io_length(op);
-    while (n < want && b != kNoBuf) {
-      const std::size_t take = std::min<std::size_t>(want - n, buf_len_[b] - off);
-      std::memcpy(out + n, buffer(b) + off, take);
-      n += take;
-      off += static_cast<std::uint32_t>(take);
-      if (off == buf_len_[b]) {
-        const std::uint16_t next = buf_next_[b];
-        if (consume) {
-          recycle(b);
-          --st.held;
-        }
-        b = next;
-        off = 0;
-      }
-    }
-    if (consume) {
-      st.head = b;
-      st.head_offset = off;
-      if (b == kNoBuf) st.tail = kNoBuf;
-    }
-    return n;
+  switch (op.code) {
+    case OpCode::recv:
+    case OpCode::readable:
+      if (HandleState* st = data_state(op)) return submit_data(*st, op);
+      break;
+    case OpCode::accept:
+      if (HandleState* st = accept_state(op)) return submit_accept(*st, op);
+      break;
+    default:
+      break;
   }
+  return submit_single(op);
+}
 
-  void arm_recv(HandleState& st) noexcept {
-    io_uring_sqe* sqe = get_sqe();
-    if (sqe == nullptr) {
-      fail_waiters(st.data_waiters, sqe_error_);
-      return;
-    }
-    io_uring_prep_recv_multishot(sqe, st.fd, nullptr, 0, 0);
-    sqe->flags |= IOSQE_BUFFER_SELECT;
-    sqe->buf_group = kBufGroup;
-    io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uint64_t>(&st) | kRecvTag);
-    st.recv_armed = true;
+void IoUringBackend::cancel(Operation& op) noexcept {
+  if (op.backend_state != kInRing) {
+    // Waiting on a handle, not in the kernel: it ends here, and whatever arrives
+    // later stays buffered for the next recv.
+    HandleState& st = *handles_.find(op.handle);
+    (op.backend_state == kWaitingData ? st.data_waiters : st.accept_waiters).remove(op);
+    finish(op, -ECANCELED);
+    return;
   }
+  std::uint64_t target = reinterpret_cast<std::uint64_t>(&op);
+  if (op.code == OpCode::recvfrom || op.code == OpCode::sendto) {
+    MsgSlot* s = msgs_.find(op);
+    if (s == nullptr) return;  // completed already: nothing in the kernel to cancel
+    target = msg_data(*s);
+  }
+  // The operation keeps its buffer until its own completion arrives (-ECANCELED if
+  // this won the race, its real result otherwise): one completion, as promised.
+  io_uring_sqe* sqe = get_sqe();
+  if (sqe == nullptr) return;  // the operation still completes on its own
+  io_uring_prep_cancel64(sqe, target, 0);
+  io_uring_sqe_set_data64(sqe, kIgnore);
+  // Submitted now, behind the operation itself: a cancel must take effect before
+  // whatever the program does next (data sent to the socket a moment later must not
+  // be consumed by the operation it just cancelled). Cancels are rare; the syscall
+  // is worth that guarantee.
+  (void)io_uring_submit(&ring_);
+}
 
-  void on_recv(HandleState& st, int res, unsigned flags) noexcept {
-    const bool more = (flags & IORING_CQE_F_MORE) != 0;
-    if (res > 0 && (flags & IORING_CQE_F_BUFFER) != 0) {
-      const auto b = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
-      buf_len_[b] = static_cast<std::uint32_t>(res);
-      buf_next_[b] = kNoBuf;
-      if (!st.live) {
-        recycle(b);  // released: nobody will read it
+void IoUringBackend::release(native_handle handle) noexcept {
+  HandleState* st = handles_.find(handle);
+  if (st == nullptr) return;
+  handles_.unlink(*st);
+  buffers_.drop(st->buffers);
+  st->close_accepted();
+  if (!st->armed()) {
+    handles_.put_back(*st);
+    return;
+  }
+  // An armed request holds the socket open in the kernel: cancel it now so that the
+  // close that follows really closes; its final completion frees the state.
+  if (in_kernel(st->recv)) stop_multishot(*st, kRecvTag);
+  if (in_kernel(st->accept)) stop_multishot(*st, kAcceptTag);
+  (void)io_uring_submit_and_get_events(&ring_);
+}
+
+int IoUringBackend::wait(std::chrono::nanoseconds timeout) noexcept {
+  int rc;
+  if (timeout == std::chrono::nanoseconds::zero()) {
+    rc = io_uring_submit_and_get_events(&ring_);
+  } else if (timeout < std::chrono::nanoseconds::zero()) {
+    rc = io_uring_submit_and_wait(&ring_, 1);
+  } else {
+    __kernel_timespec ts{};
+    ts.tv_sec = static_cast<long long>(timeout.count() / 1'000'000'000);
+    ts.tv_nsec = static_cast<long long>(timeout.count() % 1'000'000'000);
+    io_uring_cqe* cqe = nullptr;
+    rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+  }
+  if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) return rc;
+  // A blocking wait that brought no completion at all was interrupted or timed out,
+  // and the kernel may report the SQEs it submitted rather than EINTR or ETIME: say
+  // -EINTR so that the reactor waits again for whatever is left of the timeout.
+  const bool interrupted =
+      timeout != std::chrono::nanoseconds::zero() && rc != -ETIME && io_uring_cq_ready(&ring_) == 0;
+  const int reaped = reap();
+  return interrupted ? -EINTR : reaped;
+}
+
+void IoUringBackend::wake() noexcept {
+  if (woken_.exchange(true, std::memory_order_acq_rel)) return;
+  const std::uint64_t one = 1;
+  while (::write(wake_fd_, &one, sizeof one) < 0 && errno == EINTR) {
+  }
+}
+
+// Multishot accept is assumed: every kernel with these ring flags has accept, and one
+// too old for its multishot form says EINVAL once per handle (on_accept), so no opcode
+// probe is needed. Multishot recv needs the provided-buffer ring (5.19+); likewise a
+// kernel before 6.0 refuses it once per handle (on_recv).
+void IoUringBackend::probe_multishot() noexcept {
+  multishot_accept_ = true;
+  multishot_recv_ = buffers_.open(ring_);
+}
+
+bool IoUringBackend::submit_single(Operation& op) noexcept {
+  io_uring_sqe* sqe = get_sqe();
+  if (sqe == nullptr) {
+    op.result = sqe_error_;  // finished at once, with the ring's error
+    return true;
+  }
+  const int fd = static_cast<int>(op.handle);
+  switch (op.code) {
+    case OpCode::accept:
+      if (op.address != nullptr) {
+        op.address->size = sizeof op.address->data;
+        io_uring_prep_accept(sqe, fd, sockaddr_of(op.address),
+                             reinterpret_cast<socklen_t*>(&op.address->size),
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
       } else {
-        (st.tail != kNoBuf ? buf_next_[st.tail] : st.head) = b;
-        st.tail = b;
-        ++st.held;
+        io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       }
-    } else if (res == 0) {
-      st.eof = true;
-    } else if (res == -EINVAL && !more && !st.has_data()) {
-      // A kernel before 6.0 (or a socket that refuses it): plain recvs give the
-      // waiters their real answer, and this handle stays with them.
-      st.plain_recv = true;
-    } else if (res < 0 && res != -ENOBUFS && !(res == -ECANCELED && st.recv_stopping)) {
-      st.recv_error = res;
+      break;
+    case OpCode::connect:
+      io_uring_prep_connect(sqe, fd, sockaddr_of(op.address), op.address->size);
+      break;
+    case OpCode::recv:
+      io_uring_prep_recv(sqe, fd, op.buffer, faults::io_length(op), op.flags);
+      break;
+    case OpCode::send:
+      // MSG_NOSIGNAL: a peer that went away must give EPIPE, not kill the process.
+      io_uring_prep_send(sqe, fd, op.buffer, faults::io_length(op), op.flags | MSG_NOSIGNAL);
+      break;
+    case OpCode::recvfrom: {
+      MsgSlot& s = msgs_.take(op);
+      io_uring_prep_recvmsg(sqe, fd, &s.msg, static_cast<unsigned>(op.flags));
+      io_uring_sqe_set_data64(sqe, msg_data(s));
+      return false;
     }
-    if (!more) {
-      st.recv_armed = false;
-      st.recv_stopping = false;
+    case OpCode::sendto: {
+      MsgSlot& s = msgs_.take(op);
+      io_uring_prep_sendmsg(sqe, fd, &s.msg, static_cast<unsigned>(op.flags | MSG_NOSIGNAL));
+      io_uring_sqe_set_data64(sqe, msg_data(s));
+      return false;
     }
-    if (!st.live) {
-      if (!st.armed()) free_state(&st);
-      return;
-    }
-    while (!st.data_waiters.empty()) {
-      Operation& op = *st.data_waiters.head;
-      if (!serve_one(st, op)) break;
-      st.data_waiters.remove(op);
-      op.backend_state = kInRing;
-      push(op);
-    }
-    if (!st.recv_armed && !st.data_waiters.empty()) {
-      // Out of buffers (every one is parked on some handle) or no multishot here: the
-      // waiters go to the kernel with their own buffers, so they still make progress.
-      if (res == -ENOBUFS || st.plain_recv) {
-        resubmit_waiters(st.data_waiters);
-      } else {
-        arm_recv(st);
-      }
-    } else if (st.recv_armed && !st.recv_stopping && st.data_waiters.empty() &&
-               st.held >= kMaxHeldBuffers) {
-      stop_multishot(st, kRecvTag);
+    case OpCode::readable:
+      io_uring_prep_poll_add(sqe, fd, POLLIN);
+      break;
+    case OpCode::writable:
+      io_uring_prep_poll_add(sqe, fd, POLLOUT);
+      break;
+  }
+  io_uring_sqe_set_data(sqe, &op);
+  return false;
+}
+
+// An SQE, flushing the SQ to the kernel when it is full; never drops a request.
+// nullptr only when the ring itself fails (the error is in `sqe_error_`): then
+// retrying could spin forever.
+io_uring_sqe* IoUringBackend::get_sqe() noexcept {
+  for (;;) {
+    if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) return sqe;
+    const int rc = io_uring_submit(&ring_);
+    if (rc == -EBUSY || rc == -EAGAIN) {
+      // The kernel holds completions we have not reaped (CQ overflow): take them
+      // into the sink, which frees it to accept more.
+      reap();
+      (void)io_uring_get_events(&ring_);
+    } else if (rc < 0 && rc != -EINTR) {
+      sqe_error_ = rc;
+      return nullptr;
     }
   }
+}
 
-  // ---- multishot accept ----
+void IoUringBackend::complete(Operation& op, int res) noexcept {
+  // A poll reports the events it saw; the contract's readiness waits report 0.
+  const bool poll = op.code == OpCode::readable || op.code == OpCode::writable;
+  op.result = poll && res > 0 ? 0 : res;
+  push(op);
+}
 
-  bool submit_accept(HandleState& st, Operation& op) noexcept {
-    if (st.queued_accepts() > 0) {
-      const int fd = st.accepted[st.accepted_head++];
-      if (st.accepted_head == st.accepted.size()) {
-        st.accepted.clear();
-        st.accepted_head = 0;
-      }
-      op.result = with_peer(op, fd);
-      return true;
-    }
-    if (st.accept_error != 0) {
-      op.result = std::exchange(st.accept_error, 0);
-      return true;
-    }
-    op.backend_state = kWaitingAccept;
-    st.accept_waiters.push(op);
-    if (!st.accept_armed) arm_accept(st);
-    return false;
-  }
-
-  // The accepted handle `fd` for `op`, with the peer's address if it asked. (No state
-  // is made for it here: a program may hand the new socket to another loop.)
-  static std::intptr_t with_peer(Operation& op, int fd) noexcept {
-    if (op.address != nullptr) {
-      socklen_t len = sizeof op.address->data;
-      if (::getpeername(fd, sockaddr_of(op.address), &len) < 0) len = 0;
-      op.address->size = len;
-    }
-    return fd;
-  }
-
-  void arm_accept(HandleState& st) noexcept {
-    io_uring_sqe* sqe = get_sqe();
-    if (sqe == nullptr) {
-      fail_waiters(st.accept_waiters, sqe_error_);
-      return;
-    }
-    io_uring_prep_multishot_accept(sqe, st.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uint64_t>(&st) | kAcceptTag);
-    st.accept_armed = true;
-  }
-
-  void on_accept(HandleState& st, int res, unsigned flags) noexcept {
-    const bool more = (flags & IORING_CQE_F_MORE) != 0;
-    if (!more) {
-      st.accept_armed = false;
-      st.accept_stopping = false;
-    }
-    if (!st.live) {
-      if (res >= 0) ::close(res);  // the listener is gone; so is this connection
-      if (!st.armed()) free_state(&st);
-      return;
-    }
-    if (res >= 0) {
-      if (!st.accept_waiters.empty()) {
-        Operation& op = *st.accept_waiters.head;
-        st.accept_waiters.remove(op);
-        finish(op, with_peer(op, res));
-      } else {
-        try {
-          st.accepted.push_back(res);
-        } catch (const std::bad_alloc&) {
-          ::close(res);  // as if the backlog had been full
-        }
-        if (st.accept_armed && !st.accept_stopping && st.queued_accepts() >= kMaxQueuedAccepts)
-          stop_multishot(st, kAcceptTag);
-      }
-    } else if (res == -EINVAL && !more && st.queued_accepts() == 0) {
-      st.plain_accept = true;  // as plain_recv: a kernel before 5.19, or not listening
-    } else if (!(res == -ECANCELED && st.accept_stopping)) {
-      if (!st.accept_waiters.empty()) {
-        Operation& op = *st.accept_waiters.head;
-        st.accept_waiters.remove(op);
-        finish(op, res);
-      } else {
-        st.accept_error = res;
-      }
-    }
-    if (!st.accept_armed && !st.accept_waiters.empty()) {
-      if (st.plain_accept) {
-        resubmit_waiters(st.accept_waiters);
-      } else {
-        arm_accept(st);
-      }
+// Takes every completion into `cqes_` and frees the CQ. Handling one may queue SQEs,
+// and get_sqe() reaps when the SQ is full: a nested call only collects, and the outer
+// loop handles what it collected.
+int IoUringBackend::reap() noexcept {
+  unsigned head;
+  unsigned seen = 0;
+  io_uring_cqe* cqe;
+  io_uring_for_each_cqe(&ring_, head, cqe) {
+    ++seen;
+    try {
+      cqes_.push_back(*cqe);
+    } catch (const std::bad_alloc&) {
+      break;  // the rest stays in the CQ for the next turn
     }
   }
-
-  // ---- shared by both ----
-
-  void stop_multishot(HandleState& st, std::uint64_t tag) noexcept {
-    io_uring_sqe* sqe = get_sqe();
-    if (sqe == nullptr) return;
-    io_uring_prep_cancel64(sqe, reinterpret_cast<std::uint64_t>(&st) | tag, 0);
-    io_uring_sqe_set_data64(sqe, kIgnore);
-    (tag == kRecvTag ? st.recv_stopping : st.accept_stopping) = true;
-  }
-
-  void resubmit_waiters(OpList& waiters) noexcept {
-    while (!waiters.empty()) {
-      Operation& op = *waiters.head;
-      waiters.remove(op);
-      op.backend_state = kInRing;
-      if (submit_single(op)) push(op);
+  io_uring_cq_advance(&ring_, seen);
+  if (reaping_) return 0;
+  reaping_ = true;
+  const std::uint64_t pushed_before = pushed_;
+  bool woke = false;
+  bool rearm = false;
+  for (std::size_t i = 0; i < cqes_.size(); ++i) {
+    const io_uring_cqe c = cqes_[i];
+    const std::uint64_t data = c.user_data;
+    if (data == kIgnore) continue;
+    if (data == kWake) {
+      woke = true;
+      rearm = rearm || (c.flags & IORING_CQE_F_MORE) == 0;
+      continue;
+    }
+    auto* st = reinterpret_cast<HandleState*>(data & ~kTagMask);
+    switch (data & kTagMask) {
+      case kRecvTag:
+        on_recv(*st, c.res, c.flags);
+        break;
+      case kAcceptTag:
+        on_accept(*st, c.res, c.flags);
+        break;
+      case kMsgTag:
+        complete(msgs_.finish(*reinterpret_cast<MsgSlot*>(data & ~kTagMask), c.res), c.res);
+        break;
+      default:
+        complete(*reinterpret_cast<Operation*>(data), c.res);
     }
   }
-
-  void fail_waiters(OpList& waiters, int error) noexcept {
-    while (!waiters.empty()) {
-      Operation& op = *waiters.head;
-      waiters.remove(op);
-      finish(op, error);
+  cqes_.clear();
+  reaping_ = false;
+  if (woke) {
+    // Drain the counter first, then clear the flag: a racing wake() either saw it set
+    // (and its work is picked up by this turn) or writes again after the drain.
+    std::uint64_t count = 0;
+    while (::read(wake_fd_, &count, sizeof count) < 0 && errno == EINTR) {
     }
+    woken_.store(false, std::memory_order_release);
   }
+  if (rearm) arm_wake();
+  return static_cast<int>(pushed_ - pushed_before);
+}
 
-  // ---- the provided-buffer ring ----
+// A multishot poll rather than a read of the eventfd: the read completes through the
+// kernel's deferred task work and measured 3x slower for a cross-thread wake-up
+// (corio-bench wake); draining the counter ourselves costs one read per wake.
+void IoUringBackend::arm_wake() noexcept {
+  io_uring_sqe* sqe = get_sqe();
+  if (sqe == nullptr) return;
+  io_uring_prep_poll_multishot(sqe, wake_fd_, POLLIN);
+  io_uring_sqe_set_data64(sqe, kWake);
+}
 
-  // Registers the buffer ring that multishot recv needs (5.19+); without it, or with
-  // the ring unregistrable (memory limits), receives stay single-shot.
-  void probe_multishot() noexcept {
-    // Every kernel with these ring flags has accept; one too old for its multishot form
-    // says EINVAL once per handle (on_accept), so no opcode probe is needed.
-    multishot_accept_ = true;
-    void* mem = ::mmap(nullptr, buf_ring_bytes(), PROT_READ | PROT_WRITE,
-                       MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    if (mem == MAP_FAILED) return;
-    io_uring_buf_reg reg{};
-    reg.ring_addr = reinterpret_cast<std::uint64_t>(mem);
-    reg.ring_entries = kBufCount;
-    reg.bgid = kBufGroup;
-    if (io_uring_register_buf_ring(&ring_, &reg, 0) < 0) {
-      ::munmap(mem, buf_ring_bytes());
-      return;
-    }
-    buf_ring_ = static_cast<io_uring_buf_ring*>(mem);
-    io_uring_buf_ring_init(buf_ring_);
-    buffers_ = std::make_unique_for_overwrite<std::byte[]>(std::size_t{kBufCount} * kBufSize);
-    for (unsigned b = 0; b < kBufCount; ++b) {
-      io_uring_buf_ring_add(buf_ring_, buffer(b), kBufSize, static_cast<unsigned short>(b),
-                            io_uring_buf_ring_mask(kBufCount), static_cast<int>(b));
-    }
-    io_uring_buf_ring_advance(buf_ring_, static_cast<int>(kBufCount));
-    multishot_recv_ = true;  // likewise (6.0+): on_recv
-  }
-
-  static std::size_t buf_ring_bytes() noexcept { return kBufCount * sizeof(io_uring_buf); }
-  std::byte* buffer(unsigned b) const noexcept {
-    return buffers_.get() + std::size_t{b} * kBufSize;
-  }
-
-  void recycle(std::uint16_t b) noexcept {
-    io_uring_buf_ring_add(buf_ring_, buffer(b), kBufSize, b, io_uring_buf_ring_mask(kBufCount), 0);
-    io_uring_buf_ring_advance(buf_ring_, 1);
-  }
-
-  void drop_buffers(HandleState& st) noexcept {
-    for (std::uint16_t b = st.head; b != kNoBuf;) {
-      const std::uint16_t next = buf_next_[b];
-      recycle(b);
-      b = next;
-    }
-    st.head = st.tail = kNoBuf;
-    st.head_offset = 0;
-    st.held = 0;
-  }
-
-  // ---- completions ----
-
-  // Takes every completion into `cqes_` and frees the CQ. Handling one may queue SQEs,
-  // and get_sqe() reaps when the SQ is full: a nested call only collects, and the outer
-  // loop handles what it collected.
-  int reap() noexcept {
-    unsigned head;
-    unsigned seen = 0;
-    io_uring_cqe* cqe;
-    io_uring_for_each_cqe(&ring_, head, cqe) {
-      ++seen;
-      try {
-        cqes_.push_back(*cqe);
-      } catch (const std::bad_alloc&) {
-        break;  // the rest stays in the CQ for the next turn
-      }
-    }
-    io_uring_cq_advance(&ring_, seen);
-    if (reaping_) return 0;
-    reaping_ = true;
-    const std::uint64_t pushed_before = pushed_;
-    bool woke = false;
-    bool rearm = false;
-    for (std::size_t i = 0; i < cqes_.size(); ++i) {
-      const io_uring_cqe c = cqes_[i];
-      const std::uint64_t data = c.user_data;
-      if (data == kIgnore) continue;
-      if (data == kWake) {
-        woke = true;
-        rearm = rearm || (c.flags & IORING_CQE_F_MORE) == 0;
-        continue;
-      }
-      auto* st = reinterpret_cast<HandleState*>(data & ~kTagMask);
-      switch (data & kTagMask) {
-        case kRecvTag:
-          on_recv(*st, c.res, c.flags);
-          break;
-        case kAcceptTag:
-          on_accept(*st, c.res, c.flags);
-          break;
-        default:
-          complete(*reinterpret_cast<Operation*>(data), c.res);
-      }
-    }
-    cqes_.clear();
-    reaping_ = false;
-    if (woke) {
-      // Drain the counter first, then clear the flag: a racing wake() either saw it set
-      // (and its work is picked up by this turn) or writes again after the drain.
-      std::uint64_t count = 0;
-      while (::read(wake_fd_, &count, sizeof count) < 0 && errno == EINTR) {
-      }
-      woken_.store(false, std::memory_order_release);
-    }
-    if (rearm) arm_wake();
-    return static_cast<int>(pushed_ - pushed_before);
-  }
-
-  // A multishot poll rather than a read of the eventfd: the read completes through the
-  // kernel's deferred task work and measured 3x slower for a cross-thread wake-up
-  // (corio-bench wake); draining the counter ourselves costs one read per wake.
-  void arm_wake() noexcept {
-    io_uring_sqe* sqe = get_sqe();
-    if (sqe == nullptr) return;
-    io_uring_prep_poll_multishot(sqe, wake_fd_, POLLIN);
-    io_uring_sqe_set_data64(sqe, kWake);
-  }
-
-  io_uring ring_{};
-  bool ready_ = false;
-  int sqe_error_ = 0;  // why get_sqe() last failed
-  int wake_fd_;
-  CompletionQueue& sink_;
-  std::atomic<bool> woken_{false};
-  MsgSlot* free_slots_ = nullptr;
-  std::vector<std::unique_ptr<MsgSlot>> slots_;
-
-  bool multishot_accept_ = false;
-  bool multishot_recv_ = false;
-  io_uring_buf_ring* buf_ring_ = nullptr;
-  std::unique_ptr<std::byte[]> buffers_;
-  std::uint32_t buf_len_[kBufCount]{};   // bytes received into each buffer
-  std::uint16_t buf_next_[kBufCount]{};  // the next buffer of the same handle
-  std::vector<HandleState*> by_fd_;      // live states, by fd
-  std::vector<std::unique_ptr<HandleState>> states_;
-  HandleState* free_states_ = nullptr;
-  std::vector<io_uring_cqe> cqes_;  // completions taken from the CQ, being handled
-  bool reaping_ = false;
-  std::uint64_t pushed_ = 0;  // completions pushed into the sink, ever
-};
-
-}  // namespace
+}  // namespace uring
 
 std::unique_ptr<Backend> open_io_uring_backend(const BackendOptions& options, CompletionQueue& sink,
                                                std::error_code& ec) {
@@ -848,7 +314,8 @@ std::unique_ptr<Backend> open_io_uring_backend(const BackendOptions& options, Co
     ec.assign(errno, std::system_category());
     return nullptr;
   }
-  std::unique_ptr<IoUringBackend> backend(new (std::nothrow) IoUringBackend(wake_fd, sink));
+  std::unique_ptr<uring::IoUringBackend> backend(new (std::nothrow)
+                                                     uring::IoUringBackend(wake_fd, sink));
   if (!backend) {
     ::close(wake_fd);
     ec = std::make_error_code(std::errc::not_enough_memory);

@@ -62,7 +62,9 @@ if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
     pkg_check_modules(LIBURING QUIET IMPORTED_TARGET liburing)
   endif()
   if(LIBURING_FOUND)
-    corio_add_backend(io_uring backends/io_uring.cpp)
+    corio_add_backend(io_uring backends/io_uring.cpp backends/io_uring_buffers.cpp
+                    backends/io_uring_msg.cpp backends/io_uring_handles.cpp
+                    backends/io_uring_multishot.cpp)
     list(APPEND CORIO_BACKEND_LIBRARIES PkgConfig::LIBURING)
   endif()
   check_include_file_cxx(sys/epoll.h CORIO_HAVE_SYS_EPOLL_H)

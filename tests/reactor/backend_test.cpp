@@ -137,6 +137,18 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
     return fd;
   }
 
+  /// Two UDP sockets on 127.0.0.1 and their addresses.
+  struct UdpPeers {
+    SocketAddress addr_a, addr_b;
+    native_handle a = invalid_handle, b = invalid_handle;
+  };
+  UdpPeers udp_peers() {
+    UdpPeers p;
+    p.a = loopback_socket(SocketType::datagram, p.addr_a);
+    p.b = loopback_socket(SocketType::datagram, p.addr_b);
+    return p;
+  }
+
   native_handle tcp_listener(SocketAddress& bound) {
     const native_handle fd = loopback_socket(SocketType::stream, bound);
     net::listen(fd, 128);
@@ -705,9 +717,8 @@ TEST_P(BackendTest, ConnectToAClosedPortCompletesWithEconnrefused) {
 }
 
 TEST_P(BackendTest, RecvfromAndSendtoOverUdpCarryAddresses) {
-  SocketAddress addr_a, addr_b, from;
-  const native_handle a = loopback_socket(SocketType::datagram, addr_a);
-  const native_handle b = loopback_socket(SocketType::datagram, addr_b);
+  auto [addr_a, addr_b, a, b] = udp_peers();
+  SocketAddress from;
   char buf[32] = {};
   TestOp rx(OpCode::recvfrom, b, buf, sizeof buf, &from);
   EXPECT_FALSE(start(rx));
@@ -721,6 +732,30 @@ TEST_P(BackendTest, RecvfromAndSendtoOverUdpCarryAddresses) {
   ASSERT_EQ(from.size, ipv4_address_size());
   EXPECT_EQ(port_of(from), port_of(addr_a));
   EXPECT_EQ(std::memcmp(from.data, addr_a.data, ipv4_address_size()), 0);
+}
+
+// A cancel must find a recvfrom where the backend keeps it (io_uring knows it by its
+// msghdr slot, not by the operation), and the datagram sent afterwards must be left for
+// the next recvfrom.
+TEST_P(BackendTest, CancelOfAPendingRecvfromCompletesOnceAndLeavesTheDatagram) {
+  auto [addr_a, addr_b, a, b] = udp_peers();
+  SocketAddress from;
+  char buf[32] = {};
+  TestOp rx(OpCode::recvfrom, b, buf, sizeof buf, &from);
+  EXPECT_FALSE(start(rx));
+  reactor().cancel(rx);
+  ASSERT_TRUE(run_until_complete(rx));
+  EXPECT_EQ(rx.result, -ECANCELED);
+  reactor().cancel(rx);  // after completion: nothing happens
+  char msg[] = "dgram";
+  TestOp tx(OpCode::sendto, a, msg, 5, &addr_b);
+  EXPECT_TRUE(finish(tx));
+  spin();
+  EXPECT_EQ(rx.completions, 1);
+  TestOp next(OpCode::recvfrom, b, buf, sizeof buf, &from);
+  ASSERT_TRUE(finish(next));
+  EXPECT_EQ(next.result, 5);
+  EXPECT_EQ(port_of(from), port_of(addr_a));
 }
 
 TEST_P(BackendTest, ReadableAndWritableWaits) {
