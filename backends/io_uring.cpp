@@ -12,18 +12,37 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdint>
 #include <memory>
 #include <new>
 
 #include "backends/fault_points.hpp"
 #include "backends/io_uring_backend.hpp"
+#include "os/nb_io.hpp"
 
 namespace corio {
 namespace uring {
+namespace {
+
+constexpr std::uint64_t kCurrentPosition = static_cast<std::uint64_t>(-1);
+
+// IoSlice is struct iovec's twin (os/nb_io_posix.cpp asserts the layout).
+const iovec* iovecs(const Operation& op) noexcept {
+  return static_cast<const iovec*>(op.buffer);
+}
+// The kernel refuses more than IOV_MAX slices; the rest waits for the next call, as a
+// short read or write.
+unsigned slice_count(const Operation& op) noexcept {
+  return static_cast<unsigned>(std::min<std::size_t>(op.length, IOV_MAX));
+}
+
+}  // namespace
 
 IoUringBackend::~IoUringBackend() {
   if (ready_) io_uring_queue_exit(&ring_);  // also ends every armed multishot request
@@ -203,6 +222,22 @@ bool IoUringBackend::submit_single(Operation& op) noexcept {
       break;
     case OpCode::writable:
       io_uring_prep_poll_add(sqe, fd, POLLOUT);
+      break;
+    // Offset -1: the descriptor's current position (Linux 5.6+), which is what read(2)
+    // and write(2) use, and the only offset a pipe or a TTY accepts.
+    case OpCode::read:
+      io_uring_prep_read(sqe, fd, op.buffer, static_cast<unsigned>(op.length), kCurrentPosition);
+      break;
+    case OpCode::write:
+      sys::ignore_sigpipe_once();  // a pipe_write in the kernel raises SIGPIPE as well
+      io_uring_prep_write(sqe, fd, op.buffer, static_cast<unsigned>(op.length), kCurrentPosition);
+      break;
+    case OpCode::readv:
+      io_uring_prep_readv(sqe, fd, iovecs(op), slice_count(op), kCurrentPosition);
+      break;
+    case OpCode::writev:
+      sys::ignore_sigpipe_once();
+      io_uring_prep_writev(sqe, fd, iovecs(op), slice_count(op), kCurrentPosition);
       break;
   }
   io_uring_sqe_set_data(sqe, &op);

@@ -32,8 +32,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "os/winsock.hpp"
 #include "corio/os/net.hpp"
+#include "os/winsock.hpp"
 
 namespace corio {
 namespace {
@@ -197,10 +197,18 @@ class IocpBackend final : public Backend {
       case OpCode::writable:
         err = start_poll(slot, *base, kAfdPollSend | kAfdPollAbort | kAfdPollConnectFail);
         break;
+      case OpCode::read:
+      case OpCode::readv:
+        err = start_file_io(slot, false);
+        break;
+      case OpCode::write:
+      case OpCode::writev:
+        err = start_file_io(slot, true);
+        break;
     }
     if (err == 0) return false;
     // Not started: no completion will come, so this is the operation's one result.
-    op.result = err == kConnectedNow ? 0 : -err;
+    op.result = err == kConnectedNow || err == kEndOfStream ? 0 : -err;
     put_slot(slot);
     op.prev = nullptr;
     return true;
@@ -258,6 +266,7 @@ class IocpBackend final : public Backend {
  private:
   static constexpr ULONG kBatch = 128;
   static constexpr int kConnectedNow = -1;  // start_connect finished synchronously
+  static constexpr int kEndOfStream = -2;   // start_file_io: the writer is gone, result 0
 
   // The socket's base handle (for AFD poll), associating the socket with the port on
   // first use; nullptr (and association_error_) if it cannot be.
@@ -317,6 +326,33 @@ class IocpBackend final : public Backend {
     slot.next_free = free_slots_;
     free_slots_ = &slot;
     --in_flight_;
+  }
+
+  // ReadFile/WriteFile on an overlapped handle (a pipe from os::open_pipe, a file or a
+  // device opened with FILE_FLAG_OVERLAPPED). Windows has no vectored form for these
+  // (ReadFileScatter wants page-sized file buffers), so readv/writev move the first
+  // non-empty slice: a short transfer, which the contract allows. A synchronous success
+  // still queues its completion packet (no FILE_SKIP_COMPLETION_PORT_ON_SUCCESS).
+  int start_file_io(Slot& slot, bool write) noexcept {
+    Operation& op = *slot.op;
+    if (op.code == OpCode::readv || op.code == OpCode::writev) {
+      const auto* slices = static_cast<const IoSlice*>(op.buffer);
+      std::size_t i = 0;
+      while (i < op.length && slices[i].size == 0)
+        ++i;
+      if (i == op.length) return kEndOfStream;  // nothing to move: 0 bytes at once
+      slot.buf.buf = static_cast<char*>(slices[i].data);
+      slot.buf.len = clamp_len(slices[i].size);
+    }
+    const auto h = reinterpret_cast<HANDLE>(slot.socket);
+    const BOOL ok = write ? ::WriteFile(h, slot.buf.buf, slot.buf.len, nullptr, &slot.ov)
+                          : ::ReadFile(h, slot.buf.buf, slot.buf.len, nullptr, &slot.ov);
+    if (ok) return 0;
+    const DWORD err = ::GetLastError();
+    if (err == ERROR_IO_PENDING) return 0;
+    // A pipe whose writer has closed reads as the end of the stream, as on POSIX.
+    if (!write && (err == ERROR_BROKEN_PIPE || err == ERROR_HANDLE_EOF)) return kEndOfStream;
+    return winsock::to_errno(err);
   }
 
   int start_accept(Slot& slot) noexcept {
@@ -382,6 +418,7 @@ class IocpBackend final : public Backend {
 
   // The operation's result from its completion packet.
   std::intptr_t result_of(Slot& slot, Operation& op, DWORD bytes) noexcept {
+    if (is_file_io(op.code)) return file_result_of(slot, op, bytes);
     DWORD transferred = 0;
     DWORD flags = 0;
     int err = 0;
@@ -414,8 +451,32 @@ class IocpBackend final : public Backend {
         // Closed under the wait; errors (reset, refused) count as ready, like poll()'s
         // POLLERR/POLLHUP: the next call reports them.
         return (slot.poll.handles[0].events & kAfdPollLocalClose) != 0 ? -EBADF : 0;
+      case OpCode::read:
+      case OpCode::write:
+      case OpCode::readv:
+      case OpCode::writev:
+        break;  // file_result_of
     }
     return -EINVAL;
+  }
+
+  static bool is_file_io(OpCode code) noexcept {
+    return code == OpCode::read || code == OpCode::write || code == OpCode::readv ||
+           code == OpCode::writev;
+  }
+
+  // ReadFile/WriteFile's result: handles are not sockets, so GetOverlappedResult.
+  std::intptr_t file_result_of(Slot& slot, Operation& op, DWORD bytes) noexcept {
+    DWORD transferred = 0;
+    if (::GetOverlappedResult(reinterpret_cast<HANDLE>(slot.socket), &slot.ov, &transferred,
+                              FALSE)) {
+      return static_cast<std::intptr_t>(bytes);
+    }
+    const DWORD err = ::GetLastError();
+    const bool reading = op.code == OpCode::read || op.code == OpCode::readv;
+    if (reading && (err == ERROR_BROKEN_PIPE || err == ERROR_HANDLE_EOF)) return 0;
+    if (err == ERROR_MORE_DATA) return static_cast<std::intptr_t>(bytes);  // message pipes
+    return -winsock::to_errno(err);
   }
 
   std::intptr_t finish_accept(Slot& slot, Operation& op, int err) noexcept {

@@ -8,7 +8,7 @@
 
 #include "corio/os/net.hpp"
 #include "os/faults.hpp"
-#include "os/socket_io.hpp"
+#include "os/nb_io.hpp"
 
 namespace corio::readiness {
 namespace {
@@ -60,6 +60,14 @@ std::intptr_t perform(Operation& op) noexcept {
       return sys::poll_ready(op.handle, false);
     case OpCode::writable:
       return sys::poll_ready(op.handle, true);
+    case OpCode::read:
+      return sys::read(op.handle, op.buffer, op.length);
+    case OpCode::write:
+      return sys::write(op.handle, op.buffer, op.length);
+    case OpCode::readv:
+      return sys::readv(op.handle, static_cast<const IoSlice*>(op.buffer), op.length);
+    case OpCode::writev:
+      return sys::writev(op.handle, static_cast<const IoSlice*>(op.buffer), op.length);
   }
   return -EINVAL;
 }

@@ -20,18 +20,23 @@ std::intptr_t perform(Operation& op) noexcept;
 /// Which readiness an operation waits for.
 enum class Side : std::uint8_t { read = 0, write = 1 };
 
-/// accept/recv/recvfrom/readable wait to read; send/sendto/connect/writable to write.
+/// accept/recv/recvfrom/readable/read/readv wait to read; the rest (send, sendto,
+/// connect, writable, write, writev) to write.
 constexpr Side side_of(OpCode code) noexcept {
   switch (code) {
     case OpCode::accept:
     case OpCode::recv:
     case OpCode::recvfrom:
     case OpCode::readable:
+    case OpCode::read:
+    case OpCode::readv:
       return Side::read;
     case OpCode::connect:
     case OpCode::send:
     case OpCode::sendto:
     case OpCode::writable:
+    case OpCode::write:
+    case OpCode::writev:
       break;
   }
   return Side::write;

@@ -25,7 +25,7 @@ if(UNIX)
   # The OS layer's POSIX files: synchronous socket calls, signal delivery, descriptors,
   # the readiness backends' non-blocking calls (every backend on the platform shares them).
   list(APPEND CORIO_OS_SOURCES os/net_posix.cpp os/signals_posix.cpp os/posix_fd.cpp
-       os/socket_io_posix.cpp)
+       os/nb_io_posix.cpp os/pipe_posix.cpp)
   # The sockaddr headers os/address.cpp builds addresses with (os/sockaddr.hpp).
   list(APPEND CORIO_BACKEND_DEFINITIONS CORIO_SOCKADDR_HEADER="os/sockaddr_posix.hpp")
 
@@ -90,7 +90,7 @@ if(WIN32)
   # Windows (cross-compiled with mingw-w64 and tested under Wine: the windows-wine
   # preset). The OS layer's Winsock counterparts of net_posix.cpp and signals_posix.cpp,
   # the errno table they share with the backend, and IOCP, the only backend there.
-  list(APPEND CORIO_OS_SOURCES os/winsock.cpp os/net_win.cpp os/signals_win.cpp)
+  list(APPEND CORIO_OS_SOURCES os/winsock.cpp os/net_win.cpp os/signals_win.cpp os/pipe_win.cpp)
   list(APPEND CORIO_BACKEND_DEFINITIONS CORIO_SOCKADDR_HEADER="os/sockaddr_win.hpp")
   corio_add_backend(iocp backends/iocp.cpp)
   # Windows 10 APIs (and their declarations in mingw's headers); windows.h without its

@@ -9,8 +9,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "os/faults.hpp"
 #include "corio/os/net.hpp"
+#include "os/faults.hpp"
 
 namespace corio::faults {
 namespace detail {

@@ -15,9 +15,9 @@
 #include <string>
 #include <system_error>
 
-#include "os/winsock.hpp"
 #include "corio/os/net.hpp"
 #include "os/sockaddr.hpp"
+#include "os/winsock.hpp"
 
 namespace corio {
 namespace {

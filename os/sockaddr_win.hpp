@@ -14,8 +14,8 @@
 #include <string>
 #include <system_error>
 
-#include "os/winsock.hpp"
 #include "corio/os/net.hpp"
+#include "os/winsock.hpp"
 
 namespace corio::sockaddr_os {
 

@@ -33,4 +33,5 @@
 #include "corio/coro/timeout.hpp"
 #include "corio/coro/wait.hpp"
 #include "corio/os/net.hpp"
+#include "corio/os/pipe.hpp"
 #include "corio/reactor/reactor.hpp"

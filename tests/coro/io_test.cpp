@@ -8,6 +8,7 @@
 #include <numeric>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "backend_param.hpp"
@@ -20,6 +21,13 @@ using namespace std::chrono_literals;
 using testing::BackendTest;
 
 class IoTest : public BackendTest {};
+
+std::string testing_pattern(std::size_t n) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i)
+    s[i] = static_cast<char>(i * 31 + i / 997);
+  return s;
+}
 
 /// A connected pair of non-blocking stream sockets, released from the loop and closed
 /// at scope exit.
@@ -333,6 +341,59 @@ TEST_P(IoTest, ManyConcurrentConnectionsEchoEveryByte) {
     auto [oks, done] = co_await gather(gather(std::move(clients)), gather(std::move(servers)));
     (void)done;
     EXPECT_EQ(std::count(oks.begin(), oks.end(), true), kPairs);
+  };
+  run(main());
+}
+
+/// A pipe released from the loop and closed at scope exit.
+struct PipePair {
+  os::PipeEnds ends = os::open_pipe();
+  void close_write() {
+    if (ends.write_end == invalid_handle) return;
+    io::release(ends.write_end);
+    os::close_handle(std::exchange(ends.write_end, invalid_handle));
+  }
+  ~PipePair() {
+    close_write();
+    io::release(ends.read_end);
+    os::close_handle(ends.read_end);
+  }
+};
+
+TEST_P(IoTest, TasksPumpBytesThroughAPipeWithReadAndWrite) {
+  auto main = []() -> Coro<std::string> {
+    PipePair p;
+    const std::string data = testing_pattern(1 << 20);
+    auto writer = [](PipePair& pipe, const std::string& d) -> Coro<void> {
+      std::size_t off = 0;
+      while (off < d.size())
+        off += co_await io::write(pipe.ends.write_end, d.data() + off, d.size() - off);
+      pipe.close_write();
+    };
+    auto reader = [](native_handle h) -> Coro<std::string> {
+      std::string out;
+      char buf[8192];
+      for (;;) {
+        std::size_t n = co_await io::read(h, buf, sizeof buf);
+        if (n == 0) co_return out;
+        out.append(buf, n);
+      }
+    };
+    auto [got, done] = co_await gather(reader(p.ends.read_end), writer(p, data));
+    EXPECT_TRUE(got == data);
+    co_return got.substr(0, 4);
+  };
+  EXPECT_EQ(run(main()).size(), 4u);
+}
+
+TEST_P(IoTest, AReadThatTimesOutLeavesThePipesBytesForTheNextRead) {
+  auto main = []() -> Coro<void> {
+    PipePair p;
+    char c = 0;
+    EXPECT_THROW(co_await wait_for(io::read(p.ends.read_end, &c, 1), 20ms), TimeoutError);
+    co_await io::write(p.ends.write_end, "z", 1);
+    EXPECT_EQ(co_await io::read(p.ends.read_end, &c, 1), 1u);
+    EXPECT_EQ(c, 'z');
   };
   run(main());
 }

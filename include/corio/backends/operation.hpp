@@ -22,6 +22,13 @@ enum class OpCode : std::uint8_t {
   sendto,    ///< send a datagram to `address`
   readable,  ///< wait until the handle is readable: result 0
   writable,  ///< wait until the handle is writable: result 0
+  // Any byte stream, not only sockets: pipes, TTYs, character devices (at the handle's
+  // current position where it has one). On a socket, prefer recv/send: a backend that
+  // reads sockets ahead (io_uring) serves only recv from what it already holds.
+  read,    ///< read into buffer/length: result is the byte count (0 = end of stream)
+  write,   ///< write buffer/length: result is the byte count (may be fewer)
+  readv,   ///< scatter read into the `length` IoSlices at `buffer`: result as read
+  writev,  ///< gather write of the `length` IoSlices at `buffer`: result as write
 };
 
 /// One submitted I/O request. The submitter fills the request fields and `on_complete`;

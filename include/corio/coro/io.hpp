@@ -1,5 +1,6 @@
-// Awaitable socket operations on native handles: the reactor's operations as
-// coroutine calls. Higher-level sockets and streams are built on these.
+// Awaitable operations on native handles (sockets, and any byte stream for read and
+// write): the reactor's operations as coroutine calls. Higher-level sockets and streams are built
+// on these.
 #pragma once
 
 #include <cerrno>
@@ -7,9 +8,9 @@
 #include <cstddef>
 #include <system_error>
 
+#include "corio/backends/operation.hpp"
 #include "corio/coro/loop.hpp"
 #include "corio/coro/promise.hpp"
-#include "corio/backends/operation.hpp"
 
 namespace corio {
 
@@ -111,6 +112,26 @@ inline IoAwaiter wait_readable(native_handle h) noexcept {
 /// Waits until `h` is writable.
 inline IoAwaiter wait_writable(native_handle h) noexcept {
   return IoAwaiter(OpCode::writable, h, nullptr, 0, 0, nullptr, "wait_writable");
+}
+/// Reads up to `len` bytes from any byte stream (a pipe end, a TTY, ...); 0 means the
+/// writer closed its end. On a socket use recv: see OpCode::read.
+inline IoAwaiter read(native_handle h, void* buf, std::size_t len) noexcept {
+  return IoAwaiter(OpCode::read, h, buf, len, 0, nullptr, "read");
+}
+/// Writes up to `len` bytes to any byte stream; returns how many went (may be fewer).
+/// A pipe nobody reads fails with EPIPE (std::system_error), never with SIGPIPE.
+inline IoAwaiter write(native_handle h, const void* buf, std::size_t len) noexcept {
+  return IoAwaiter(OpCode::write, h, const_cast<void*>(buf), len, 0, nullptr, "write");
+}
+/// Scatter read into `count` slices, which stay alive until the await ends; returns the
+/// byte count (0 = end of stream).
+inline IoAwaiter readv(native_handle h, const IoSlice* slices, std::size_t count) noexcept {
+  return IoAwaiter(OpCode::readv, h, const_cast<IoSlice*>(slices), count, 0, nullptr, "readv");
+}
+/// Gather write of `count` slices; returns the byte count, which may stop short of the
+/// whole (a backend with no native vectored form moves one slice a call).
+inline IoAwaiter writev(native_handle h, const IoSlice* slices, std::size_t count) noexcept {
+  return IoAwaiter(OpCode::writev, h, const_cast<IoSlice*>(slices), count, 0, nullptr, "writev");
 }
 /// Tells the running loop's backend to forget `h`; call before closing it.
 inline void release(native_handle h) {

@@ -22,4 +22,11 @@ struct SocketAddress {
   std::uint32_t size = 0;
 };
 
+/// One piece of a vectored read or write: `size` bytes at `data` (struct iovec's layout
+/// on POSIX, so a list of them goes to readv/writev as it is).
+struct IoSlice {
+  void* data = nullptr;
+  std::size_t size = 0;
+};
+
 }  // namespace corio

@@ -1,4 +1,4 @@
-// The non-blocking socket calls a readiness backend makes for an operation (POSIX), in
+// The non-blocking calls a readiness backend makes for an operation (POSIX), in
 // one place: each is tried once, retried on EINTR, and answers ">= 0 or -errno" with
 // EWOULDBLOCK spelled -EAGAIN ("would block: wait for readiness and call again"). The
 // test faults (os/faults.hpp) are applied here, so every backend that calls these gets
@@ -41,6 +41,25 @@ std::intptr_t connect_start(native_handle h, const SocketAddress& to) noexcept;
 
 /// How a connect that went on in the background ended (SO_ERROR): 0 or -errno.
 std::intptr_t connect_result(native_handle h) noexcept;
+
+/// read(2) of up to `len` bytes from any descriptor (0 = end of stream).
+std::intptr_t read(native_handle h, void* buf, std::size_t len) noexcept;
+
+/// write(2) of up to `len` bytes to any descriptor. A pipe whose reader is gone gives
+/// -EPIPE (see ignore_sigpipe_once()).
+std::intptr_t write(native_handle h, const void* buf, std::size_t len) noexcept;
+
+/// readv(2) into `count` slices.
+std::intptr_t readv(native_handle h, const IoSlice* slices, std::size_t count) noexcept;
+
+/// writev(2) of `count` slices.
+std::intptr_t writev(native_handle h, const IoSlice* slices, std::size_t count) noexcept;
+
+/// Sets SIGPIPE to "ignore" the first time it is called, unless the program has chosen
+/// a disposition of its own, so that a write to a pipe nobody reads fails with EPIPE
+/// instead of killing the process. write() and writev() call it; a backend that hands
+/// descriptor writes to the kernel itself (io_uring) calls it too.
+void ignore_sigpipe_once() noexcept;
 
 /// Whether `h` is readable (or writable, with `write`) right now, without blocking:
 /// 0 if so, -EAGAIN if not, -EBADF if the descriptor was closed under us.

@@ -1,12 +1,18 @@
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <climits>
+#include <cstddef>
 
 #include "os/faults.hpp"
+#include "os/nb_io.hpp"
 #include "os/posix_fd.hpp"
-#include "os/socket_io.hpp"
 
 namespace corio::sys {
 namespace {
@@ -39,6 +45,60 @@ void set_size(SocketAddress* a, socklen_t len) noexcept {
 }
 
 }  // namespace
+
+// A write to a pipe whose reader has gone raises SIGPIPE, which kills the process by
+// default, and unlike send() there is no per-call flag against it. So the first
+// descriptor write sets SIGPIPE to "ignore" if nobody has chosen otherwise, and the write
+// then fails with EPIPE, an error like any other: what CPython and Rust's runtime do
+// for the whole process at start-up. A program with its own SIGPIPE handler keeps it.
+void ignore_sigpipe_once() noexcept {
+  static std::atomic<bool> done{false};
+  if (done.load(std::memory_order_relaxed)) return;
+  struct sigaction old {};
+  if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) {
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    (void)::sigaction(SIGPIPE, &ignore, nullptr);
+  }
+  done.store(true, std::memory_order_relaxed);
+}
+
+namespace {
+
+// IoSlice is struct iovec's twin, so a slice list goes to readv/writev as it is.
+static_assert(sizeof(IoSlice) == sizeof(iovec) && alignof(IoSlice) == alignof(iovec));
+static_assert(offsetof(IoSlice, data) == offsetof(iovec, iov_base));
+static_assert(offsetof(IoSlice, size) == offsetof(iovec, iov_len));
+
+const iovec* iovecs(const IoSlice* slices) noexcept {
+  return reinterpret_cast<const iovec*>(slices);
+}
+// readv/writev refuse more than IOV_MAX slices with EINVAL; the excess is simply left
+// for the next call, as a short read or write.
+int slice_count(std::size_t count) noexcept {
+  return static_cast<int>(std::min<std::size_t>(count, IOV_MAX));
+}
+
+}  // namespace
+
+std::intptr_t read(native_handle h, void* buf, std::size_t len) noexcept {
+  return retry(h, [&] { return ::read(fd_of(h), buf, len); });
+}
+
+std::intptr_t write(native_handle h, const void* buf, std::size_t len) noexcept {
+  ignore_sigpipe_once();
+  return retry(h, [&] { return ::write(fd_of(h), buf, len); });
+}
+
+std::intptr_t readv(native_handle h, const IoSlice* slices, std::size_t count) noexcept {
+  return retry(h, [&] { return ::readv(fd_of(h), iovecs(slices), slice_count(count)); });
+}
+
+std::intptr_t writev(native_handle h, const IoSlice* slices, std::size_t count) noexcept {
+  ignore_sigpipe_once();
+  return retry(h, [&] { return ::writev(fd_of(h), iovecs(slices), slice_count(count)); });
+}
 
 std::intptr_t accept(native_handle listener, SocketAddress* peer) noexcept {
   if (const std::intptr_t injected = faults::failure(faults::Call::accept, listener)) {
