@@ -5,6 +5,7 @@
 #include <cstring>
 #include <utility>
 
+#include "corio/coro/errors.hpp"
 #include "corio/coro/loop.hpp"
 #include "corio/coro/runtime_error.hpp"
 #include "corio/coro/task.hpp"
@@ -64,6 +65,16 @@ std::span<char> ReadBuffer::prepare(std::size_t min) {
 
 // --- reading ---
 
+StreamConn::StreamConn(std::unique_ptr<Transport> transport, std::size_t limit) noexcept
+    : transport_(std::move(transport)), limit_(limit) {
+  if (std::optional<Transport::Handles> io = transport_->handles()) {
+    io_ = *io;
+    direct_ = true;
+    if (io_.in == invalid_handle) eof_ = true;  // a write-only pipe reads as empty
+  }
+  drain_ok_.set();
+}
+
 void StreamConn::begin_read() {
   if (reading_) {
     throw RuntimeError("corio: a read was started while another task is already reading");
@@ -78,7 +89,9 @@ void StreamConn::end_read() noexcept {
 }
 
 void StreamConn::throw_if_read_failed() const {
-  if (read_error_) throw std::system_error(read_error_, "corio: recv");
+  if (read_error_) {
+    throw std::system_error(read_error_, io_.read == OpCode::recv ? "corio: recv" : "corio: read");
+  }
 }
 
 StreamConn::FillAwaiter StreamConn::fill(std::size_t hint) {
@@ -92,12 +105,11 @@ bool StreamConn::FillAwaiter::await_resume() {
   StreamConn& c = *conn_;
   c.filling_ = nullptr;
   c.waiting_since_.reset();
-  throw_if_cancelled();  // the task's own cancellation wins over a close
-  if (result == -ECANCELED && c.eof_) return false;  // stopped by wake_reader()
   std::size_t n = 0;
   try {
-    n = IoAwaiter::await_resume();
+    n = received();
   } catch (const std::system_error& e) {
+    if (e.code() == std::errc::operation_canceled && c.eof_) return false;  // wake_reader()
     c.read_error_ = e.code();  // sticky, as asyncio's reader.set_exception()
     throw;
   }
@@ -109,8 +121,17 @@ bool StreamConn::FillAwaiter::await_resume() {
   return true;
 }
 
+std::size_t StreamConn::FillAwaiter::received() {
+  if (filtered_.valid()) return filtered_.operator co_await().await_resume();
+  // A CancelledError (the task's own cancellation) wins over a close: it is not a
+  // std::system_error, so it passes await_resume()'s handler.
+  return IoAwaiter::await_resume();
+}
+
 void StreamConn::feed(std::string_view data, bool eof) {
-  if (!fed_) throw RuntimeError("corio: feed_data()/feed_eof() on a reader that reads a socket");
+  if (!fed_) {
+    throw RuntimeError("corio: feed_data()/feed_eof() on a reader that reads a transport");
+  }
   if (eof) {
     eof_ = true;
   } else {
@@ -133,12 +154,16 @@ void StreamConn::wake_reader() noexcept {
   // does not: an overlapped WSARecv is not woken by it, and on Windows bytes arriving
   // after it reset the connection. The receive completes with ECANCELED (or with what
   // it got first), and with eof_ set the reader takes ECANCELED as the end of stream.
-  if (!reading_ || filling_ == nullptr || !sock_.is_open()) return;
+  if (!reading_ || filling_ == nullptr || !transport_->is_open()) return;
   filling_->stop();
 }
 
 void StreamConn::FillAwaiter::stop() noexcept {
-  if (EventLoop* loop = EventLoop::current()) loop->reactor().cancel(*this);
+  if (filtered_.valid()) {
+    conn_->transport_->cancel_read();
+  } else if (EventLoop* loop = EventLoop::current()) {
+    loop->reactor().cancel(*this);
+  }
 }
 
 // --- writing ---
@@ -150,16 +175,20 @@ void StreamConn::write(std::string_view data) {
                                                : "corio: write() after close()");
   }
   if (data.empty()) return;
+  if (direct_ && io_.out == invalid_handle) {
+    throw RuntimeError("corio: write() on a stream that has no write direction");
+  }
   if (flusher_ == nullptr) {
-    // Nothing queued and no send in flight: send now. Usually the socket takes it all
-    // and the data never waits for a turn of the loop.
-    const std::intptr_t r = net::try_send(sock_.handle(), data.data(), data.size());
+    // Nothing queued and no send in flight: send now. Usually the transport takes it
+    // all and the data never waits for a turn of the loop.
+    const std::intptr_t r = transport_->try_write(data);
     if (r >= 0) {
       data.remove_prefix(static_cast<std::size_t>(r));
       if (data.empty()) return;
     } else if (r != -EAGAIN) {
       write_error_ = std::error_code(static_cast<int>(-r), std::generic_category());
-      throw std::system_error(write_error_, "corio: send");
+      throw std::system_error(write_error_,
+                              io_.write == OpCode::send ? "corio: send" : "corio: write");
     }
   }
   pending_.append(data);
@@ -196,8 +225,15 @@ Coro<void> StreamConn::flush(FlushLease lease) {
         if (c.pending_.empty()) break;
         c.sending_.swap(c.pending_);
       }
-      const std::size_t n =
-          co_await c.sock_.send(c.sending_.data() + c.sent_, c.sending_.size() - c.sent_);
+      const char* const from = c.sending_.data() + c.sent_;
+      const std::size_t len = c.sending_.size() - c.sent_;
+      std::size_t n = 0;
+      if (c.direct_) {
+        n = co_await IoAwaiter(c.io_.write, c.io_.out, const_cast<char*>(from), len, 0, nullptr,
+                               c.io_.write == OpCode::send ? "send" : "write");
+      } else {
+        n = co_await c.transport_->write_some({from, len});
+      }
       c.sent_ += n;
       c.update_paused();
     }
@@ -213,7 +249,7 @@ void StreamConn::flusher_gone() noexcept {
   if (write_buffer_size() > 0) drop_output();  // an error or a cancellation ended it early
   if (state_ == State::eof_pending) {
     try {
-      sock_.shutdown(ShutdownHow::write);
+      transport_->write_eof();
     } catch (const std::system_error&) {
       // the connection failed meanwhile: nothing left to half-close
     }
@@ -258,7 +294,7 @@ void StreamConn::write_eof() {
     state_ = State::eof_pending;
     return;
   }
-  sock_.shutdown(ShutdownHow::write);
+  transport_->write_eof();
   state_ = State::half_closed;
 }
 
@@ -289,20 +325,26 @@ void StreamConn::abort() noexcept {
 void StreamConn::finish_close_if_idle() noexcept {
   if (state_ != State::closing && state_ != State::aborting) return;
   if (flusher_ != nullptr || reading_) return;
-  sock_.close();
+  if (transport_) transport_->close();
   state_ = State::closed;
   closed_.set();
 }
 
 // --- the rest ---
 
+const Socket& StreamConn::socket() const {
+  const Socket* s = transport_ ? transport_->socket() : nullptr;
+  if (s == nullptr) throw InvalidStateError("corio: the stream's transport is not a socket");
+  return *s;
+}
+
 const Address& StreamConn::peer_address() {
-  if (!peer_) peer_ = sock_.peer_address();
+  if (!peer_) peer_ = socket().peer_address();
   return *peer_;
 }
 
 const Address& StreamConn::local_address() {
-  if (!local_) local_ = sock_.local_address();
+  if (!local_) local_ = socket().local_address();
   return *local_;
 }
 

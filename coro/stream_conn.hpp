@@ -1,6 +1,6 @@
 // The state a StreamReader and its StreamWriter share (asyncio keeps it in a transport
-// and a protocol). Private to coro/: streams.cpp implements it, server.cpp closes and
-// watches connections through it.
+// and a protocol) over a Transport. Private to coro/: stream_conn.cpp implements it,
+// streams.cpp reads through it, server.cpp closes and watches connections through it.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +16,7 @@
 #include "corio/coro/io.hpp"
 #include "corio/coro/socket.hpp"
 #include "corio/coro/streams.hpp"
+#include "corio/coro/transport.hpp"
 #include "corio/reactor/clock.hpp"
 
 namespace corio::detail {
@@ -45,10 +46,12 @@ class ReadBuffer {
   std::size_t end_ = 0;
 };
 
-/// One connection. Reads run in the reading task (straight into `in`); sends that
-/// cannot finish at once are queued and sent by a flusher task that exists only while
-/// something is queued. Every task working on the connection holds a shared_ptr to it,
-/// so the socket closes only when no operation is pending on it.
+/// One connection over a transport. Reads run in the reading task (straight into `in`);
+/// sends that cannot finish at once are queued and sent by a flusher task that exists
+/// only while something is queued. Every task working on the connection holds a
+/// shared_ptr to it, so the transport closes only when no operation is pending on it.
+/// Over a handle transport (socket, pipe) reads and sends are the reactor's operations
+/// on its handles; over a filter transport (TLS) they are its read_some/write_some.
 class StreamConn : public std::enable_shared_from_this<StreamConn> {
  public:
   /// Where the connection stands; writes are only accepted while `open`.
@@ -56,15 +59,15 @@ class StreamConn : public std::enable_shared_from_this<StreamConn> {
     open,
     eof_pending,  ///< write_eof(): FIN goes once the queue is sent
     half_closed,  ///< FIN sent; reads go on
-    closing,      ///< close(): the queue is still sent, then the socket closes
-    aborting,     ///< abort(): the queue is dropped, the socket closes
-    closed,       ///< the socket is closed
+    closing,      ///< close(): the queue is still sent, then the transport closes
+    aborting,     ///< abort(): the queue is dropped, the transport closes
+    closed,       ///< the transport is closed
   };
 
-  StreamConn(Socket sock, std::size_t limit) noexcept : sock_(std::move(sock)), limit_(limit) {
-    drain_ok_.set();
-  }
-  /// A connection with no socket whose input comes from feed() (make_stream_reader).
+  StreamConn(std::unique_ptr<Transport> transport, std::size_t limit) noexcept;
+  StreamConn(Socket sock, std::size_t limit)
+      : StreamConn(socket_transport(std::move(sock)), limit) {}
+  /// A connection with no transport whose input comes from feed() (make_stream_reader).
   struct Fed {};
   StreamConn(Fed, std::size_t limit) noexcept : limit_(limit), fed_(true) { drain_ok_.set(); }
   StreamConn(const StreamConn&) = delete;
@@ -87,7 +90,7 @@ class StreamConn : public std::enable_shared_from_this<StreamConn> {
   std::size_t limit_for_reads() const noexcept { return limit_; }
   [[nodiscard]] bool eof() const noexcept { return eof_; }
 
-  /// Whether the input comes from feed() rather than a socket.
+  /// Whether the input comes from feed() rather than a transport.
   [[nodiscard]] bool fed() const noexcept { return fed_; }
   /// Appends fed input (feed_data), or ends it (`eof`); wakes a waiting read.
   void feed(std::string_view data, bool eof);
@@ -120,7 +123,10 @@ class StreamConn : public std::enable_shared_from_this<StreamConn> {
 
   // --- the rest ---
 
-  [[nodiscard]] const Socket& socket() const noexcept { return sock_; }
+  /// The transport's socket; InvalidStateError if it has none (a pipe).
+  [[nodiscard]] const Socket& socket() const;
+  /// The transport (nullptr for a fed reader).
+  [[nodiscard]] Transport* transport() const noexcept { return transport_.get(); }
   [[nodiscard]] const Address& peer_address();
   [[nodiscard]] const Address& local_address();
 
@@ -141,7 +147,9 @@ class StreamConn : public std::enable_shared_from_this<StreamConn> {
   void wake_reader() noexcept;
   void finish_close_if_idle() noexcept;
 
-  Socket sock_;
+  std::unique_ptr<Transport> transport_;
+  Transport::Handles io_;  // the transport's handles, if direct_
+  bool direct_ = false;    // a handle transport: reads and sends go to the reactor
   std::size_t limit_;
   std::optional<Address> peer_;
   std::optional<Address> local_;
@@ -174,11 +182,15 @@ class StreamConn : public std::enable_shared_from_this<StreamConn> {
 /// A receive into the free end of a connection's read buffer. The bytes count only once
 /// the await returns them, so a cancelled receive leaves the buffer as it was. While it
 /// is suspended the connection knows it, so close() can stop it (see wake_reader()).
+/// Over a handle transport it is the reactor's operation itself (no frame); over a
+/// filter it runs the transport's read_some() inside the reading task.
 class [[nodiscard]] StreamConn::FillAwaiter : public IoAwaiter {
  public:
   FillAwaiter(StreamConn& c, std::span<char> room) noexcept
-      : IoAwaiter(OpCode::recv, c.sock_.handle(), room.data(), room.size(), 0, nullptr, "recv"),
-        conn_(&c) {}
+      : IoAwaiter(c.io_.read, c.io_.in, room.data(), room.size(), 0, nullptr,
+                  c.io_.read == OpCode::recv ? "recv" : "read"),
+        conn_(&c),
+        room_(room) {}
   FillAwaiter(const FillAwaiter&) = delete;
   FillAwaiter& operator=(const FillAwaiter&) = delete;
   ~FillAwaiter() {
@@ -186,18 +198,27 @@ class [[nodiscard]] StreamConn::FillAwaiter : public IoAwaiter {
   }
 
   template <detail::CorioPromise P>
-  bool await_suspend(std::coroutine_handle<P> caller) {
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<P> caller) {
     conn_->filling_ = this;
-    return IoAwaiter::await_suspend(caller);
+    if (!conn_->direct_) {
+      filtered_ = conn_->transport_->read_some(room_);
+      return filtered_.operator co_await().await_suspend(caller);
+    }
+    if (IoAwaiter::await_suspend(caller)) return std::noop_coroutine();
+    return caller;  // finished at once
   }
   /// Commits what arrived; false at EOF (a receive stopped by close() included).
   /// Records a receive error before raising it.
   bool await_resume();
-  /// Cancels the receive in the reactor; it then completes with ECANCELED.
+  /// Cancels the receive; it then completes with ECANCELED.
   void stop() noexcept;
 
  private:
+  std::size_t received();
+
   StreamConn* conn_;
+  std::span<char> room_;
+  Coro<std::size_t> filtered_;  // a filter transport's read_some(), while it runs
 };
 
 }  // namespace corio::detail

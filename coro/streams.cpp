@@ -9,6 +9,7 @@
 
 #include "corio/coro/errors.hpp"
 #include "corio/coro/loop.hpp"
+#include "corio/coro/runtime_error.hpp"
 #include "corio/coro/sleep.hpp"
 #include "corio/coro/timeout.hpp"
 #include "coro/stream_conn.hpp"
@@ -227,8 +228,14 @@ Coro<void> StreamWriter::drain() {
   return drain_conn(conn_);
 }
 
+bool StreamWriter::can_write_eof() const noexcept {
+  return conn_ && conn_->transport() != nullptr && conn_->transport()->can_write_eof();
+}
+
 void StreamWriter::write_eof() {
-  checked(conn_).write_eof();
+  StreamConn& c = checked(conn_);
+  if (!can_write_eof()) throw RuntimeError("corio: this transport cannot end its write side alone");
+  c.write_eof();
 }
 
 void StreamWriter::close() noexcept {
@@ -271,8 +278,12 @@ Address StreamWriter::local_address() const {
   return checked(conn_).local_address();
 }
 
-const Socket& StreamWriter::socket() const noexcept {
-  return conn_->socket();
+const Socket& StreamWriter::socket() const {
+  return checked(conn_).socket();
+}
+
+Transport& StreamWriter::transport() const {
+  return *checked(conn_).transport();  // a writer always has one: fed streams are readers
 }
 
 // --- opening ---
@@ -280,6 +291,21 @@ const Socket& StreamWriter::socket() const noexcept {
 std::pair<StreamReader, StreamWriter> make_streams(Socket sock, std::size_t limit) {
   auto conn = std::make_shared<StreamConn>(std::move(sock), limit);
   return {StreamReader(conn), StreamWriter(std::move(conn))};
+}
+
+std::pair<StreamReader, StreamWriter> make_streams(std::unique_ptr<Transport> transport,
+                                                   std::size_t limit) {
+  if (!transport) throw std::invalid_argument("corio: make_streams() needs a transport");
+  auto conn = std::make_shared<StreamConn>(std::move(transport), limit);
+  return {StreamReader(conn), StreamWriter(std::move(conn))};
+}
+
+StreamReader connect_read_pipe(native_handle read_end, std::size_t limit) {
+  return make_streams(pipe_transport(read_end, invalid_handle), limit).first;
+}
+
+StreamWriter connect_write_pipe(native_handle write_end) {
+  return make_streams(pipe_transport(invalid_handle, write_end)).second;
 }
 
 StreamReader make_stream_reader(std::size_t limit) {

@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "corio/os/pipe.hpp"
+#include "os/nb_io.hpp"
 #include "os/posix_fd.hpp"
 
 namespace corio::os {
@@ -15,6 +16,10 @@ PipeEnds open_pipe() {
     throw std::system_error(errno, std::generic_category(), "corio: pipe");
   }
   return PipeEnds{fds[0], fds[1]};
+}
+
+std::intptr_t try_write(native_handle h, const void* buf, std::size_t len) noexcept {
+  return sys::write(h, buf, len);
 }
 
 void close_handle(native_handle h) noexcept {

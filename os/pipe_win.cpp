@@ -5,6 +5,7 @@
 #include <windows.h>
 
 #include <atomic>
+#include <cerrno>
 #include <string>
 #include <system_error>
 
@@ -37,6 +38,10 @@ PipeEnds open_pipe() {
   }
   return PipeEnds{reinterpret_cast<native_handle>(read_end),
                   reinterpret_cast<native_handle>(write_end)};
+}
+
+std::intptr_t try_write(native_handle /*h*/, const void* /*buf*/, std::size_t /*len*/) noexcept {
+  return -EAGAIN;
 }
 
 void close_handle(native_handle h) noexcept {

@@ -1,5 +1,5 @@
 // Streams: buffered reading and writing over one connection (asyncio's StreamReader,
-// StreamWriter and open_connection).
+// StreamWriter and open_connection), over any transport: a socket, a pipe, TLS.
 #pragma once
 
 #include <cstddef>
@@ -14,8 +14,9 @@
 
 #include "corio/coro/coro.hpp"
 #include "corio/coro/socket.hpp"
-#include "corio/reactor/clock.hpp"
+#include "corio/coro/transport.hpp"
 #include "corio/os/net.hpp"
+#include "corio/reactor/clock.hpp"
 
 namespace corio {
 
@@ -135,18 +136,20 @@ class StreamWriter {
   /// Waits until the buffer is at or below the low-water mark if it went above the
   /// high-water mark; raises the connection's send error, if any.
   [[nodiscard]] Coro<void> drain();
-  /// Stream sockets can always half-close.
-  [[nodiscard]] bool can_write_eof() const noexcept { return true; }
-  /// Half-close: sends FIN once everything buffered is out; reading goes on.
+  /// Whether write_eof() can end the write direction alone: a stream socket and a
+  /// pipe can; one handle for both directions (a TTY) cannot.
+  [[nodiscard]] bool can_write_eof() const noexcept;
+  /// Half-close once everything buffered is out (a socket sends FIN, a pipe's write
+  /// end is closed); reading goes on. RuntimeError if !can_write_eof().
   void write_eof();
-  /// Closes the connection: what is buffered is still sent, then the socket closes.
+  /// Closes the connection: what is buffered is still sent, then the transport closes.
   /// Reads see EOF (one waiting now is woken). Idempotent.
   void close() noexcept;
   /// Closes at once, dropping unsent data (asyncio's transport.abort()).
   void abort() noexcept;
   /// True once close() or abort() was called.
   [[nodiscard]] bool is_closing() const noexcept;
-  /// Waits until the socket is closed (after close() or abort()).
+  /// Waits until the transport is closed (after close() or abort()).
   [[nodiscard]] Coro<void> wait_closed();
 
   /// Bytes queued but not sent yet (transport.get_write_buffer_size()).
@@ -157,12 +160,17 @@ class StreamWriter {
   /// The {low, high} marks (transport.get_write_buffer_limits()).
   [[nodiscard]] std::pair<std::size_t, std::size_t> write_buffer_limits() const noexcept;
 
-  /// The peer's address (get_extra_info("peername")), read once and kept.
+  /// The peer's address (get_extra_info("peername")), read once and kept;
+  /// InvalidStateError if the transport is not a socket (a pipe).
   [[nodiscard]] Address peer_address() const;
-  /// Our own address (get_extra_info("sockname")), read once and kept.
+  /// Our own address (get_extra_info("sockname")), read once and kept; as
+  /// peer_address() for a transport that is not a socket.
   [[nodiscard]] Address local_address() const;
   /// The socket, for options such as TCP_NODELAY; do not read or write it directly.
-  [[nodiscard]] const Socket& socket() const noexcept;
+  /// InvalidStateError if the transport is not a socket (a pipe).
+  [[nodiscard]] const Socket& socket() const;
+  /// The transport the stream runs over (get_extra_info("transport")).
+  [[nodiscard]] Transport& transport() const;
 
   [[nodiscard]] bool valid() const noexcept { return conn_ != nullptr; }
 
@@ -179,6 +187,23 @@ class StreamWriter {
 /// open_connection(sock=...)).
 [[nodiscard]] std::pair<StreamReader, StreamWriter> make_streams(
     Socket sock, std::size_t limit = default_stream_limit);
+
+/// A reader and a writer sharing `transport` (socket_transport, pipe_transport, or a
+/// transport of your own). std::invalid_argument if it is null.
+[[nodiscard]] std::pair<StreamReader, StreamWriter> make_streams(
+    std::unique_ptr<Transport> transport, std::size_t limit = default_stream_limit);
+
+/// A reader over `read_end` (a pipe's read end, a FIFO, a child's stdout), which it
+/// owns and closes (asyncio's loop.connect_read_pipe() with a StreamReaderProtocol).
+/// The reads see EOF once every write end is closed.
+[[nodiscard]] StreamReader connect_read_pipe(native_handle read_end,
+                                             std::size_t limit = default_stream_limit);
+
+/// A writer over `write_end` (a pipe's write end, a child's stdin), which it owns
+/// (asyncio's loop.connect_write_pipe()). write_eof() and close() close it once what is
+/// buffered is written, so the reader sees EOF; a reader that is gone makes writes fail
+/// with EPIPE (std::system_error), never SIGPIPE.
+[[nodiscard]] StreamWriter connect_write_pipe(native_handle write_end);
 
 /// Connects to `host`:`port` (resolved off the loop; each address tried in turn) and
 /// returns its streams (asyncio.open_connection). TCP_NODELAY is set, as asyncio does.

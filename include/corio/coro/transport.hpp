@@ -1,0 +1,79 @@
+// Transports: the byte streams a StreamReader and StreamWriter run over (asyncio's
+// transports). A connected socket and a pipe pair are transports here; a TLS session
+// over either is the next one.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "corio/backends/operation.hpp"
+#include "corio/coro/coro.hpp"
+#include "corio/coro/socket.hpp"
+#include "corio/os/handle.hpp"
+
+namespace corio {
+
+/// A byte stream with a read direction and a write direction. There are two kinds:
+/// - a *handle transport* (socket, pipe) is one OS handle per direction and says which
+///   in handles(); streams then submit their reads and writes straight to the reactor,
+///   so a receive costs no coroutine frame and no virtual call;
+/// - a *filter transport* (TLS) transforms the bytes on their way and implements
+///   read_some() and write_some(), usually on top of another transport's.
+/// A transport is used by one loop, from one task per direction at a time.
+class Transport {
+ public:
+  /// The OS handle and the operation of each direction; a direction the transport does
+  /// not have is invalid_handle (the read end of a write-only pipe).
+  struct Handles {
+    native_handle in = invalid_handle;
+    OpCode read = OpCode::read;
+    native_handle out = invalid_handle;
+    OpCode write = OpCode::write;
+  };
+
+  Transport() noexcept = default;
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+  virtual ~Transport() = default;
+
+  /// A handle transport's handles; nullopt for a filter transport.
+  [[nodiscard]] virtual std::optional<Handles> handles() const noexcept = 0;
+  /// Reads up to `buf.size()` (> 0) bytes into `buf`, waiting until at least one
+  /// arrives; 0 at the end of the stream. std::system_error on failure; ECANCELED once
+  /// cancel_read() stopped it; CancelledError if the task is cancelled meanwhile.
+  [[nodiscard]] virtual Coro<std::size_t> read_some(std::span<char> buf) = 0;
+  /// Writes some of `data` (not empty), waiting until at least one byte is taken;
+  /// returns how many. std::system_error on failure (EPIPE: nobody reads any more).
+  [[nodiscard]] virtual Coro<std::size_t> write_some(std::span<const char> data) = 0;
+  /// Writes what can be written now without waiting: the byte count, -EAGAIN if
+  /// nothing can, else -errno. Lets a write skip the loop when the peer keeps up.
+  [[nodiscard]] virtual std::intptr_t try_write(std::span<const char> data) noexcept = 0;
+  /// Stops the read_some() in progress, if any: it ends soon with ECANCELED (or with
+  /// what it read first). A filter forwards this to what it reads from.
+  virtual void cancel_read() noexcept = 0;
+  /// Whether write_eof() can end the write direction alone.
+  [[nodiscard]] virtual bool can_write_eof() const noexcept = 0;
+  /// Ends the write direction once and for all (a socket's shutdown(SHUT_WR), closing
+  /// a pipe's write end): the peer reads EOF; reading goes on.
+  virtual void write_eof() = 0;
+  /// Closes both directions; idempotent. No operation may be pending on it.
+  virtual void close() noexcept = 0;
+  [[nodiscard]] virtual bool is_open() const noexcept = 0;
+  /// The socket underneath, for options and addresses; nullptr if there is none (a
+  /// pipe). Asyncio's get_extra_info("socket").
+  [[nodiscard]] virtual const Socket* socket() const noexcept { return nullptr; }
+};
+
+/// A handle transport over a connected stream socket (TCP or Unix).
+[[nodiscard]] std::unique_ptr<Transport> socket_transport(Socket sock);
+
+/// A handle transport that reads `in` and writes `out`, and owns and closes both: pipe
+/// ends (os::open_pipe), FIFOs, a child's standard streams, anything the backends read
+/// and write with OpCode::read and OpCode::write. Either may be invalid_handle for a
+/// one-way stream; one handle for both directions is closed once.
+[[nodiscard]] std::unique_ptr<Transport> pipe_transport(native_handle in, native_handle out);
+
+}  // namespace corio
