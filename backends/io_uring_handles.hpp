@@ -3,6 +3,7 @@
 // that only the legal combinations can be written down.
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -32,7 +33,8 @@ enum class SocketKind : std::uint8_t { unknown, stream, other };
 enum class Multishot : std::uint8_t {
   idle,      ///< not in the kernel; the next waiter arms it
   armed,     ///< in the kernel, delivering
-  stopping,  ///< in the kernel, and a cancel for it is on its way
+  stopping,  ///< in the kernel, and we asked the kernel to cancel it (a cap was reached,
+             ///< or the handle was released): its final -ECANCELED is our own doing
   refused,   ///< the kernel said EINVAL (too old, or not that kind of socket): single
              ///< SQEs serve this handle from now on, and it is never armed again
 };
@@ -40,6 +42,13 @@ enum class Multishot : std::uint8_t {
 /// Whether a request in state `m` is in the kernel (its final completion is to come).
 [[nodiscard]] constexpr bool in_kernel(Multishot m) noexcept {
   return m == Multishot::armed || m == Multishot::stopping;
+}
+
+/// Whether completion `res` of a request in state `m` is the end of a stop we asked for,
+/// which is never an error for the program. Asked before the completion moves the state
+/// on: a final completion leaves `stopping` behind.
+[[nodiscard]] constexpr bool ends_our_stop(Multishot m, int res) noexcept {
+  return m == Multishot::stopping && res == -ECANCELED;
 }
 
 /// Whether the peer has closed its side: every later recv then returns 0.

@@ -130,7 +130,7 @@ void IoUringBackend::on_recv(HandleState& st, int res, unsigned flags) noexcept 
     // A kernel before 6.0 (or a socket that refuses it): plain recvs give the
     // waiters their real answer, and this handle stays with them.
     refused = true;
-  } else if (res < 0 && res != -ENOBUFS && !(res == -ECANCELED && st.recv == Multishot::stopping)) {
+  } else if (res < 0 && res != -ENOBUFS && !ends_our_stop(st.recv, res)) {
     st.recv_error = res;
   }
   if (!more) st.recv = refused ? Multishot::refused : Multishot::idle;
@@ -198,6 +198,10 @@ void IoUringBackend::arm_accept(HandleState& st) noexcept {
 
 void IoUringBackend::on_accept(HandleState& st, int res, unsigned flags) noexcept {
   const bool more = (flags & IORING_CQE_F_MORE) != 0;
+  // Asked before the state moves on: a final completion ends `stopping`, and asking
+  // afterwards would take the -ECANCELED of our own stop at the cap for the listener's
+  // error (the next accept's result, or its sticky error).
+  const bool our_stop = ends_our_stop(st.accept, res);
   if (!more) st.accept = Multishot::idle;
   if (st.life != Life::live) {
     if (res >= 0) ::close(res);  // the listener is gone; so is this connection
@@ -220,7 +224,7 @@ void IoUringBackend::on_accept(HandleState& st, int res, unsigned flags) noexcep
     }
   } else if (res == -EINVAL && !more && st.queued_accepts() == 0) {
     st.accept = Multishot::refused;  // as for recv: a kernel before 5.19, or not listening
-  } else if (!(res == -ECANCELED && st.accept == Multishot::stopping)) {
+  } else if (!our_stop) {
     if (!st.accept_waiters.empty()) {
       Operation& op = *st.accept_waiters.front();
       st.accept_waiters.remove(op);
@@ -238,6 +242,11 @@ void IoUringBackend::on_accept(HandleState& st, int res, unsigned flags) noexcep
   }
 }
 
+// The cancel names the request by user_data, which a request armed again later on the
+// same handle (or on a state reused from the pool) shares. It can never hit that one:
+// nothing is armed again before the old request's final completion has been seen, and
+// the kernel takes SQEs in order and looks a cancel's target up as it takes it, so this
+// cancel is either done by then or ahead of the new request in the SQ.
 void IoUringBackend::stop_multishot(HandleState& st, std::uint64_t tag) noexcept {
   io_uring_sqe* sqe = get_sqe();
   if (sqe == nullptr) return;

@@ -1,6 +1,9 @@
 // IOCP backend. Every operation is one overlapped Winsock call (WSARecv, WSASend,
 // WSARecvFrom, WSASendTo, AcceptEx, ConnectEx) whose OVERLAPPED lives in a slot owned by
 // the backend; the completion port hands the slot back and the slot names the Operation.
+// The Operation holds nothing of the backend's while in flight (its links belong to the
+// lists above it): cancel() finds the slot through the handle's record, which lists the
+// slots in flight on that handle (a recv and a send, typically).
 // Completions are dequeued in batches with GetQueuedCompletionStatusEx; wake() posts a
 // packet with its own key.
 //
@@ -33,6 +36,7 @@
 #include <vector>
 
 #include "corio/os/net.hpp"
+#include "corio/util/intrusive_list.hpp"
 #include "os/winsock.hpp"
 
 namespace corio {
@@ -74,6 +78,8 @@ struct FileCompletionInfo {
   void* key;
 };
 
+struct KnownHandle;
+
 // Everything an overlapped call needs until its completion, owned by the backend (not
 // by the Operation) so that nothing the kernel still writes to can be freed early.
 // Slots come from a free list that only grows: steady state allocates nothing.
@@ -82,6 +88,11 @@ struct Slot {
   Operation* op = nullptr;
   SOCKET socket = INVALID_SOCKET;
   Slot* next_free = nullptr;
+  // In its handle's list of slots in flight (nullptr owner: the handle was released
+  // under it, against the contract, and the close that follows ends it).
+  KnownHandle* owner = nullptr;
+  Slot* next_on_handle = nullptr;
+  Slot* prev_on_handle = nullptr;
   WSABUF buf{};
   DWORD flags = 0;
   INT addr_len = 0;
@@ -92,6 +103,14 @@ struct Slot {
 };
 
 constexpr DWORD kAcceptAddrLen = sizeof(sockaddr_storage) + 16;
+
+using SlotList = util::IntrusiveList<Slot, &Slot::next_on_handle, &Slot::prev_on_handle>;
+
+// A handle associated with the port, until release().
+struct KnownHandle {
+  SOCKET base = INVALID_SOCKET;  // for AFD poll: the socket below any layered provider
+  SlotList in_flight;            // what cancel() searches: this handle's own, often one
+};
 
 // A started overlapped call: 0 if it is in flight (its completion will come), else the
 // errno that kept it from starting.
@@ -155,12 +174,12 @@ class IocpBackend final : public Backend {
 
   bool submit(Operation& op) noexcept override {
     const SOCKET s = static_cast<SOCKET>(op.handle);
-    const SOCKET* base = associate(s);
-    if (base == nullptr) {
+    KnownHandle* known = associate(s);
+    if (known == nullptr) {
       op.result = -association_error_;
       return true;
     }
-    Slot& slot = take_slot(op, s);
+    Slot& slot = take_slot(op, *known);
     int err = 0;
     switch (op.code) {
       case OpCode::accept:
@@ -190,12 +209,12 @@ class IocpBackend final : public Backend {
                                   static_cast<int>(op.address->size), &slot.ov, nullptr));
         break;
       case OpCode::readable:
-        err = start_poll(slot, *base,
+        err = start_poll(slot, known->base,
                          kAfdPollReceive | kAfdPollAccept | kAfdPollDisconnect | kAfdPollAbort |
                              kAfdPollConnectFail);
         break;
       case OpCode::writable:
-        err = start_poll(slot, *base, kAfdPollSend | kAfdPollAbort | kAfdPollConnectFail);
+        err = start_poll(slot, known->base, kAfdPollSend | kAfdPollAbort | kAfdPollConnectFail);
         break;
       case OpCode::read:
       case OpCode::readv:
@@ -210,15 +229,14 @@ class IocpBackend final : public Backend {
     // Not started: no completion will come, so this is the operation's one result.
     op.result = err == kConnectedNow || err == kEndOfStream ? 0 : -err;
     put_slot(slot);
-    op.prev = nullptr;
     return true;
   }
 
   void cancel(Operation& op) noexcept override {
-    // Only an operation in flight has a slot (links are unused then; the completion
-    // queue clears them when the completion is delivered).
-    auto* slot = reinterpret_cast<Slot*>(op.prev);
-    if (slot == nullptr || slot->op != &op) return;
+    // Only an operation in flight has a slot, in its handle's list; none there means
+    // its completion has been dequeued already.
+    Slot* slot = in_flight_slot(op);
+    if (slot == nullptr) return;
     // The slot, buffer and accept socket stay alive until the completion arrives, with
     // ERROR_OPERATION_ABORTED (-ECANCELED) if this won, its real result otherwise.
     // ERROR_NOT_FOUND means it already finished: nothing to do.
@@ -226,7 +244,13 @@ class IocpBackend final : public Backend {
   }
 
   void release(native_handle handle) noexcept override {
-    known_.erase(static_cast<SOCKET>(handle));
+    auto it = known_.find(static_cast<SOCKET>(handle));
+    if (it == known_.end()) return;
+    // Nothing should be in flight here (the contract); if something is, its slot must
+    // not point into the erased record when its completion comes.
+    while (Slot* slot = it->second.in_flight.pop_front())
+      slot->owner = nullptr;
+    known_.erase(it);
   }
 
   int wait(std::chrono::nanoseconds timeout) noexcept override {
@@ -268,9 +292,9 @@ class IocpBackend final : public Backend {
   static constexpr int kConnectedNow = -1;  // start_connect finished synchronously
   static constexpr int kEndOfStream = -2;   // start_file_io: the writer is gone, result 0
 
-  // The socket's base handle (for AFD poll), associating the socket with the port on
-  // first use; nullptr (and association_error_) if it cannot be.
-  const SOCKET* associate(SOCKET s) noexcept {
+  // The socket's record, associating the socket with the port on first use; nullptr
+  // (and association_error_) if it cannot be.
+  KnownHandle* associate(SOCKET s) noexcept {
     auto it = known_.find(s);
     if (it != known_.end()) return &it->second;
     const auto h = reinterpret_cast<HANDLE>(s);
@@ -295,14 +319,16 @@ class IocpBackend final : public Backend {
       base = s;
     }
     try {
-      return &known_.emplace(s, base).first->second;
+      KnownHandle& known = known_[s];
+      known.base = base;
+      return &known;
     } catch (...) {
       association_error_ = ENOMEM;
       return nullptr;
     }
   }
 
-  Slot& take_slot(Operation& op, SOCKET s) noexcept {
+  Slot& take_slot(Operation& op, KnownHandle& known) noexcept {
     Slot* slot = free_slots_;
     if (slot != nullptr) {
       free_slots_ = slot->next_free;
@@ -312,16 +338,19 @@ class IocpBackend final : public Backend {
     }
     slot->ov = OVERLAPPED{};
     slot->op = &op;
-    slot->socket = s;
+    slot->socket = static_cast<SOCKET>(op.handle);
     slot->accepted = INVALID_SOCKET;
     slot->buf.buf = static_cast<char*>(op.buffer);
     slot->buf.len = clamp_len(op.length);
-    op.prev = reinterpret_cast<Operation*>(slot);  // links are unused while in flight
+    slot->owner = &known;
+    known.in_flight.push_back(*slot);
     ++in_flight_;
     return *slot;
   }
 
   void put_slot(Slot& slot) noexcept {
+    if (slot.owner != nullptr) slot.owner->in_flight.remove(slot);
+    slot.owner = nullptr;
     slot.op = nullptr;
     slot.next_free = free_slots_;
     free_slots_ = &slot;
@@ -509,7 +538,17 @@ class IocpBackend final : public Backend {
     Operation& op = *slot.op;
     op.result = result_of(slot, op, bytes);
     put_slot(slot);
-    sink_.push(op);  // clears op.prev: the operation is no longer in flight
+    sink_.push(op);
+  }
+
+  // The slot `op` is in flight through, or nullptr.
+  Slot* in_flight_slot(const Operation& op) noexcept {
+    auto it = known_.find(static_cast<SOCKET>(op.handle));
+    if (it == known_.end()) return nullptr;
+    for (Slot* s = it->second.in_flight.front(); s != nullptr; s = SlotList::next(*s)) {
+      if (s->op == &op) return s;
+    }
+    return nullptr;
   }
 
   HANDLE port_;
@@ -519,7 +558,7 @@ class IocpBackend final : public Backend {
   std::atomic<bool> woken_{false};
   int association_error_ = 0;
   std::size_t in_flight_ = 0;
-  std::unordered_map<SOCKET, SOCKET> known_;  // associated sockets -> their base handles
+  std::unordered_map<SOCKET, KnownHandle> known_;  // handles associated with the port
   Slot* free_slots_ = nullptr;
   std::vector<std::unique_ptr<Slot>> slots_;
 };

@@ -1356,6 +1356,136 @@ TEST_P(BackendTest, CancelOfAPendingPipeReadCompletesOnceAndConsumesNothing) {
   EXPECT_EQ(std::string_view(buf, 4), "late") << "the cancelled read consumed data";
 }
 
+// ---- Past the caps of a read-ahead backend: io_uring stops its multishot accept once
+// 64 connections wait accepted ahead of the program, and its multishot recv once a
+// handle holds 16 buffers, and re-arms them when the program catches up. The program
+// must see nothing of it: the stop's final completion (-ECANCELED) is no error of its.
+
+/// The local ports of `clients` and the peer ports of `accepted`, each sorted: equal
+/// when every client was accepted exactly once.
+std::pair<std::vector<std::uint16_t>, std::vector<std::uint16_t>> ports_of(
+    const std::vector<native_handle>& clients, const std::vector<native_handle>& accepted) {
+  std::vector<std::uint16_t> want, got;
+  for (native_handle c : clients)
+    want.push_back(port_of(local_address(c)));
+  for (native_handle a : accepted)
+    got.push_back(net::peer_address(a).port());
+  std::sort(want.begin(), want.end());
+  std::sort(got.begin(), got.end());
+  return {want, got};
+}
+
+TEST_P(BackendTest, EveryConnectionIsAcceptedWhenMoreWaitThanTheBackendAcceptsAhead) {
+  constexpr int kWaiting = 100;
+  SocketAddress listen_addr;
+  const native_handle listener = tcp_listener(listen_addr);
+  Address to;
+  to.raw() = listen_addr;
+  std::vector<native_handle> clients, accepted;
+  // A first accept arms a multishot accept, which then goes on accepting ahead.
+  TestOp first(OpCode::accept, listener);
+  EXPECT_FALSE(start(first));
+  for (int i = 0; i < kWaiting; ++i)
+    clients.push_back(track(testing::connect_blocking(to)));
+  ASSERT_TRUE(run_until_complete(first));
+  ASSERT_GE(first.result, 0) << std::strerror(static_cast<int>(-first.result));
+  accepted.push_back(track(static_cast<native_handle>(first.result)));
+  // Turns that block a few milliseconds each while nothing accepts: a read-ahead backend
+  // takes in what it will, reaches its cap and stops.
+  (void)run_until([] { return false; }, 50ms);
+  for (int i = 1; i < kWaiting; ++i) {
+    TestOp op(OpCode::accept, listener);
+    ASSERT_TRUE(finish(op)) << "accept " << i;
+    ASSERT_GE(op.result, 0) << "accept " << i << ": "
+                            << std::strerror(static_cast<int>(-op.result));
+    accepted.push_back(track(static_cast<native_handle>(op.result)));
+  }
+  // One more, connecting only now: after the stop the backend must accept again.
+  TestOp late(OpCode::accept, listener);
+  EXPECT_FALSE(start(late));
+  clients.push_back(track(testing::connect_blocking(to)));
+  ASSERT_TRUE(run_until_complete(late));
+  ASSERT_GE(late.result, 0) << std::strerror(static_cast<int>(-late.result));
+  accepted.push_back(track(static_cast<native_handle>(late.result)));
+  const auto [want, got] = ports_of(clients, accepted);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(late.completions, 1);
+}
+
+TEST_P(BackendTest, AcceptsInBurstsAroundTheAcceptAheadCapAllSucceed) {
+  SocketAddress listen_addr;
+  const native_handle listener = tcp_listener(listen_addr);
+  Address to;
+  to.raw() = listen_addr;
+  std::vector<native_handle> clients, accepted;
+  const auto connect_n = [&](int n) {
+    for (int i = 0; i < n; ++i)
+      clients.push_back(track(testing::connect_blocking(to)));
+  };
+  const auto accept_n = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      TestOp op(OpCode::accept, listener);
+      ASSERT_TRUE(finish(op)) << "accept " << accepted.size();
+      ASSERT_GE(op.result, 0) << "accept " << accepted.size() << ": "
+                              << std::strerror(static_cast<int>(-op.result));
+      accepted.push_back(track(static_cast<native_handle>(op.result)));
+    }
+  };
+  TestOp first(OpCode::accept, listener);
+  EXPECT_FALSE(start(first));
+  // One for the waiting accept and 64 ahead: io_uring's cap is reached in the turn that
+  // delivers the first, and its stop is still on the way when the next 64 are taken at
+  // once. The accept after them then waits while the old request ends.
+  connect_n(65);
+  ASSERT_TRUE(run_until_complete(first));
+  ASSERT_GE(first.result, 0) << std::strerror(static_cast<int>(-first.result));
+  accepted.push_back(track(static_cast<native_handle>(first.result)));
+  ASSERT_NO_FATAL_FAILURE(accept_n(64));
+  TestOp waiting(OpCode::accept, listener);
+  EXPECT_FALSE(start(waiting)) << "nothing was left to accept";
+  connect_n(1);
+  ASSERT_TRUE(run_until_complete(waiting));
+  ASSERT_GE(waiting.result, 0) << std::strerror(static_cast<int>(-waiting.result));
+  accepted.push_back(track(static_cast<native_handle>(waiting.result)));
+  // Bursts that cross the cap in both directions, with turns between them.
+  connect_n(70);
+  (void)run_until([] { return false; }, 20ms);
+  ASSERT_NO_FATAL_FAILURE(accept_n(30));
+  connect_n(40);
+  (void)run_until([] { return false; }, 20ms);
+  ASSERT_NO_FATAL_FAILURE(accept_n(64));
+  spin();
+  ASSERT_NO_FATAL_FAILURE(accept_n(16));
+  const auto [want, got] = ports_of(clients, accepted);
+  EXPECT_EQ(got, want);
+}
+
+TEST_P(BackendTest, BytesPastTheReadAheadCapAllArriveAndLaterRecvsSucceed) {
+  auto [a, b] = socket_pair();
+  ASSERT_EQ(prime_read_ahead(a, b, "<"), "<");
+  // Separate sends with turns between them: each lands in a buffer of its own, so a
+  // read-ahead backend passes its cap and stops reading ahead on this handle.
+  std::string sent;
+  for (int i = 0; i < 40; ++i) {
+    const std::string part = pattern_bytes(100, static_cast<unsigned>(i));
+    send_all(b, part);
+    sent += part;
+    spin(1);
+  }
+  (void)run_until([] { return false; }, 20ms);
+  ASSERT_EQ(recv_exactly(a, sent.size(), 1000), sent);
+  // Once the program has read everything, receiving goes on as before.
+  for (int round = 0; round < 3; ++round) {
+    char buf[16];
+    TestOp r(OpCode::recv, a, buf, sizeof buf);
+    EXPECT_FALSE(start(r)) << "round " << round;
+    send_all(b, "more");
+    ASSERT_TRUE(run_until_complete(r));
+    ASSERT_EQ(r.result, 4) << std::strerror(static_cast<int>(-r.result));
+    EXPECT_EQ(std::string_view(buf, 4), "more");
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, BackendTest, ::testing::ValuesIn(available_backends()),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return info.param;
