@@ -24,6 +24,8 @@ foreach(target IN LISTS CORIO_MACOS_CHECK_TARGETS)
       -DCORIO_BUILD_TESTS=ON
       -DCORIO_BUILD_EXAMPLES=ON
       -DCORIO_BUILD_BENCH=OFF
+      # No macOS OpenSSL here: the host's must not be picked up for a macOS link.
+      -DCORIO_TLS=OFF
     INSTALL_COMMAND ""
     # Always hand over to the inner build, which knows what changed.
     BUILD_ALWAYS ON

@@ -24,6 +24,7 @@
 #include "corio/coro/task.hpp"
 #include "corio/coro/wait.hpp"
 #include "coro/stream_conn.hpp"
+#include "coro/tls_transport.hpp"
 
 namespace corio {
 namespace detail {
@@ -175,8 +176,38 @@ Coro<void> accept_loop(TaskLease lease) {
   }
 }
 
-Coro<void> serve_connection(TaskLease lease, std::shared_ptr<StreamConn> conn) {
+// The TLS handshake of a new connection, in its handler's task (so shutdown() cancels a
+// slow one like a handler); null if it failed, which only this connection sees.
+Coro<std::shared_ptr<StreamConn>> handshake(ServerState& s, Socket sock) {
+  std::string peer = "?";
+  try {
+    peer = sock.peer_address().to_string();
+  } catch (const std::system_error&) {
+    // reset already: the handshake below says so
+  }
+  try {
+    // Named locals, not temporaries, as arguments: see streams_for() (GCC 12).
+    std::unique_ptr<Transport> plain = socket_transport(std::move(sock));
+    std::string no_name;
+    std::unique_ptr<Transport> session = co_await detail::start_tls_session(
+        std::move(plain), *s.options.tls, std::move(no_name), s.options.tls_handshake_timeout);
+    co_return std::make_shared<StreamConn>(std::move(session), s.options.limit);
+  } catch (const std::exception& e) {
+    // asyncio reports these to the loop's exception handler and closes the transport.
+    std::fprintf(stderr, "corio: TLS handshake with %s failed: %s\n", peer.c_str(), e.what());
+  }
+  co_return nullptr;
+}
+
+Coro<void> serve_connection(TaskLease lease, std::shared_ptr<StreamConn> conn, Socket tls_sock) {
   ServerState& s = *lease.state;
+  if (!conn) {
+    conn = co_await handshake(s, std::move(tls_sock));
+    if (!conn) co_return;
+    if (s.options.idle_timeout) conn->track_idle();
+    auto it = s.connections.find(lease.id);
+    if (it != s.connections.end()) it->second.conn = conn;
+  }
   std::exception_ptr error;
   bool cancelled = false;
   try {
@@ -267,6 +298,9 @@ Server start_listening(StreamHandler handler, std::vector<Address> addrs,
                        const ServerOptions& options, std::string unix_path) {
   if (!handler) throw std::invalid_argument("corio: a server needs a handler");
   if (addrs.empty()) throw std::invalid_argument("corio: no address to listen on");
+  if (options.tls && options.tls->role() != TlsRole::server) {
+    throw std::invalid_argument("corio: a TLS server needs a server context (TlsContext::server)");
+  }
   auto state = std::make_shared<ServerState>(std::move(handler), options);
   state->unix_path = std::move(unix_path);
   state->start(std::move(addrs));
@@ -296,13 +330,16 @@ void ServerState::start(std::vector<Address> addrs) {
 }
 
 void ServerState::start_connection(Socket sock) {
-  auto conn = std::make_shared<StreamConn>(std::move(sock), options.limit);
-  if (options.idle_timeout) conn->track_idle();
+  std::shared_ptr<StreamConn> conn;
+  if (!options.tls) {
+    conn = std::make_shared<StreamConn>(std::move(sock), options.limit);
+    if (options.idle_timeout) conn->track_idle();
+  }
   const std::uint64_t id = next_id++;
   Connection& entry = connections[id];
-  entry.conn = conn;
-  Task<void> t =
-      create_task(serve_connection(TaskLease(shared_from_this(), Kind::handler, id), conn));
+  entry.conn = conn;  // a TLS connection's once its handshake is done
+  Task<void> t = create_task(
+      serve_connection(TaskLease(shared_from_this(), Kind::handler, id), conn, std::move(sock)));
   entry.task = &t.promise();
 }
 

@@ -184,7 +184,15 @@ void StreamConn::write(std::string_view data) {
     const std::intptr_t r = transport_->try_write(data);
     if (r >= 0) {
       data.remove_prefix(static_cast<std::size_t>(r));
-      if (data.empty()) return;
+      if (data.empty()) {
+        // A filter may have taken it all but not sent all of it yet: the flusher
+        // finishes that.
+        if (!direct_ && transport_->buffered_output() > 0) {
+          update_paused();
+          start_flusher();
+        }
+        return;
+      }
     } else if (r != -EAGAIN) {
       write_error_ = std::error_code(static_cast<int>(-r), std::generic_category());
       throw std::system_error(write_error_,
@@ -222,7 +230,12 @@ Coro<void> StreamConn::flush(FlushLease lease) {
       if (c.sent_ == c.sending_.size()) {
         c.sending_.clear();
         c.sent_ = 0;
-        if (c.pending_.empty()) break;
+        if (c.pending_.empty()) {
+          if (c.direct_ || c.transport_->buffered_output() == 0) break;
+          co_await c.transport_->flush();  // what the filter took but did not send
+          c.update_paused();
+          continue;
+        }
         c.sending_.swap(c.pending_);
       }
       const char* const from = c.sending_.data() + c.sent_;

@@ -108,8 +108,10 @@ class StreamConn : public std::enable_shared_from_this<StreamConn> {
   void abort() noexcept;
   [[nodiscard]] bool is_closing() const noexcept { return state_ >= State::closing; }
   [[nodiscard]] State state() const noexcept { return state_; }
+  /// Bytes written but not sent, the filter transport's own buffer included.
   [[nodiscard]] std::size_t write_buffer_size() const noexcept {
-    return sending_.size() - sent_ + pending_.size();
+    return sending_.size() - sent_ + pending_.size() +
+           (direct_ || !transport_ ? 0 : transport_->buffered_output());
   }
   void set_limits(std::size_t high, std::size_t low) noexcept;
   [[nodiscard]] std::size_t high_water() const noexcept { return high_; }

@@ -13,6 +13,7 @@
 #include "corio/coro/sleep.hpp"
 #include "corio/coro/timeout.hpp"
 #include "coro/stream_conn.hpp"
+#include "coro/tls_transport.hpp"
 
 namespace corio {
 namespace {
@@ -156,14 +157,25 @@ Coro<Socket> connect_with_timeout(Address addr, std::optional<Duration> limit) {
   co_return co_await timeout(*limit).run(connect(addr));
 }
 
-std::pair<StreamReader, StreamWriter> streams_for(Socket sock, const StreamOptions& options) {
+Coro<std::pair<StreamReader, StreamWriter>> streams_for(Socket sock, StreamOptions options,
+                                                        std::string host) {
   // asyncio sets TCP_NODELAY on every TCP transport: writes are already coalesced in the
   // buffer, and Nagle's delay would only add latency to request/response traffic.
   const AddressFamily family = sock.local_address().family();
   if (family == AddressFamily::ipv4 || family == AddressFamily::ipv6) {
     sock.set_option(SocketOption::no_delay, 1);
   }
-  return make_streams(std::move(sock), options.limit);
+  if (!options.tls) co_return make_streams(std::move(sock), options.limit);
+  if (options.tls->role() != TlsRole::client) {
+    throw std::invalid_argument("corio: open_connection() needs a client TLS context");
+  }
+  // A named local, not a conditional expression: GCC 12 copies a coroutine's by-value
+  // parameter from such a temporary wrongly (seen as a corrupt string here).
+  std::string name = options.server_hostname.empty() ? std::move(host) : options.server_hostname;
+  std::unique_ptr<Transport> plain = socket_transport(std::move(sock));
+  std::unique_ptr<Transport> session = co_await detail::start_tls_session(
+      std::move(plain), *options.tls, std::move(name), options.tls_handshake_timeout);
+  co_return make_streams(std::move(session), options.limit);
 }
 
 }  // namespace
@@ -282,6 +294,12 @@ const Socket& StreamWriter::socket() const {
   return checked(conn_).socket();
 }
 
+std::optional<TlsInfo> StreamWriter::tls_info() const {
+  const auto* session = dynamic_cast<const detail::TlsTransport*>(checked(conn_).transport());
+  if (session == nullptr) return std::nullopt;
+  return session->info();
+}
+
 Transport& StreamWriter::transport() const {
   return *checked(conn_).transport();  // a writer always has one: fed streams are readers
 }
@@ -314,19 +332,19 @@ StreamReader make_stream_reader(std::size_t limit) {
 
 Coro<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, std::uint16_t port,
                                                             StreamOptions options) {
-  Socket s = co_await connect(std::move(host), port, options.timeout);
-  co_return streams_for(std::move(s), options);
+  Socket s = co_await connect(host, port, options.timeout);
+  co_return co_await streams_for(std::move(s), std::move(options), std::move(host));
 }
 
 Coro<std::pair<StreamReader, StreamWriter>> open_connection(Address addr, StreamOptions options) {
   Socket s = co_await connect_with_timeout(addr, options.timeout);
-  co_return streams_for(std::move(s), options);
+  co_return co_await streams_for(std::move(s), std::move(options), addr.host());
 }
 
 Coro<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::string path,
                                                                  StreamOptions options) {
   Socket s = co_await connect_with_timeout(Address::local(path), options.timeout);
-  co_return make_streams(std::move(s), options.limit);
+  co_return co_await streams_for(std::move(s), std::move(options), std::string());
 }
 
 }  // namespace corio

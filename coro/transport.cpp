@@ -10,6 +10,11 @@
 #include "corio/os/pipe.hpp"
 
 namespace corio {
+
+Coro<void> Transport::flush() {
+  co_return;  // nothing is buffered unless a transport says so
+}
+
 namespace {
 
 // A read the transport can stop from outside (cancel_read()) while it is suspended.

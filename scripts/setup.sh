@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ clang-14 libclang-rt-14-dev pkg-config python3
   libgtest-dev libgmock-dev libbenchmark-dev liburing-dev
+  libssl-dev openssl  # TLS (OpenSSL 3); the openssl command makes the test certificates
   wrk  # the http_hello load test (tests/examples/wrk_check.py)
 )
 # --windows: also what the windows-wine preset needs (the cross compiler with the posix

@@ -15,8 +15,9 @@
 #include "corio/coro/coro.hpp"
 #include "corio/coro/socket.hpp"
 #include "corio/coro/streams.hpp"
-#include "corio/reactor/clock.hpp"
+#include "corio/coro/tls.hpp"
 #include "corio/os/net.hpp"
+#include "corio/reactor/clock.hpp"
 
 namespace corio {
 
@@ -43,6 +44,13 @@ struct ServerOptions {
   /// accept_retry_delay, 1 s there). Retrying at once would spin: the connection stays
   /// in the backlog and the next accept fails the same way.
   Duration accept_retry_delay = std::chrono::milliseconds(100);
+  /// Serve TLS with this server context (asyncio's ssl=): each connection's handshake
+  /// runs before its handler, which gets the same streams as over plaintext. A failed
+  /// handshake is logged to stderr and closes that connection only.
+  std::optional<TlsContext> tls;
+  /// Bounds each TLS handshake (asyncio's ssl_handshake_timeout): a client that never
+  /// finishes it is disconnected.
+  Duration tls_handshake_timeout = std::chrono::seconds(60);
 };
 
 namespace detail {

@@ -13,8 +13,8 @@
 
 #include "corio/coro/coro.hpp"
 #include "corio/coro/io.hpp"
-#include "corio/reactor/clock.hpp"
 #include "corio/os/net.hpp"
+#include "corio/reactor/clock.hpp"
 
 namespace corio {
 

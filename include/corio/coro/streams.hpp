@@ -2,6 +2,7 @@
 // StreamWriter and open_connection), over any transport: a socket, a pipe, TLS.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -14,6 +15,7 @@
 
 #include "corio/coro/coro.hpp"
 #include "corio/coro/socket.hpp"
+#include "corio/coro/tls.hpp"
 #include "corio/coro/transport.hpp"
 #include "corio/os/net.hpp"
 #include "corio/reactor/clock.hpp"
@@ -57,6 +59,13 @@ struct StreamOptions {
   std::size_t limit = default_stream_limit;
   /// Bounds the whole connection attempt, resolution included (TimeoutError).
   std::optional<Duration> timeout;
+  /// Speak TLS with this client context (asyncio's ssl=).
+  std::optional<TlsContext> tls;
+  /// The name the server's certificate must carry, sent as SNI; defaults to the host
+  /// connected to (asyncio's server_hostname).
+  std::string server_hostname;
+  /// Bounds the TLS handshake (asyncio's ssl_handshake_timeout, 60 s there too).
+  Duration tls_handshake_timeout = std::chrono::seconds(60);
 };
 
 namespace detail {
@@ -171,6 +180,9 @@ class StreamWriter {
   [[nodiscard]] const Socket& socket() const;
   /// The transport the stream runs over (get_extra_info("transport")).
   [[nodiscard]] Transport& transport() const;
+  /// What the TLS session negotiated; nullopt over plaintext (get_extra_info
+  /// ("ssl_object")).
+  [[nodiscard]] std::optional<TlsInfo> tls_info() const;
 
   [[nodiscard]] bool valid() const noexcept { return conn_ != nullptr; }
 

@@ -51,6 +51,11 @@ class Transport {
   /// Writes what can be written now without waiting: the byte count, -EAGAIN if
   /// nothing can, else -errno. Lets a write skip the loop when the peer keeps up.
   [[nodiscard]] virtual std::intptr_t try_write(std::span<const char> data) noexcept = 0;
+  /// Bytes try_write() took but has not sent yet (a filter's encrypted records that the
+  /// socket would not take at once); they count towards the streams' high-water mark.
+  [[nodiscard]] virtual std::size_t buffered_output() const noexcept { return 0; }
+  /// Sends what buffered_output() counts, waiting as needed.
+  [[nodiscard]] virtual Coro<void> flush();
   /// Stops the read_some() in progress, if any: it ends soon with ECANCELED (or with
   /// what it read first). A filter forwards this to what it reads from.
   virtual void cancel_read() noexcept = 0;

@@ -1,0 +1,20 @@
+# TLS: OpenSSL 3 where it is found (Debian's libssl-dev), else an engine that says TLS
+# is not built (coro/tls_none.cpp): Debian has no OpenSSL for mingw, and the macOS
+# check cross-compiles without one. CORIO_TLS=OFF leaves it out on purpose.
+option(CORIO_TLS "Build TLS (with OpenSSL 3) when OpenSSL is found" ON)
+set(CORIO_WITH_OPENSSL OFF)
+if(CORIO_TLS AND NOT WIN32)
+  find_package(OpenSSL 3.0)
+  if(OpenSSL_FOUND)
+    set(CORIO_WITH_OPENSSL ON)
+  endif()
+endif()
+if(CORIO_WITH_OPENSSL)
+  set(CORIO_TLS_SOURCES coro/tls_openssl.cpp)
+  set(CORIO_TLS_LIBRARIES OpenSSL::SSL OpenSSL::Crypto)
+  message(STATUS "corio: TLS with OpenSSL ${OPENSSL_VERSION}")
+else()
+  set(CORIO_TLS_SOURCES coro/tls_none.cpp)
+  set(CORIO_TLS_LIBRARIES "")
+  message(STATUS "corio: TLS not built (no OpenSSL 3, or CORIO_TLS=OFF)")
+endif()

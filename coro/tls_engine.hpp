@@ -1,0 +1,56 @@
+// The seam between corio's TLS transport and a TLS library: one session that takes
+// ciphertext in and gives ciphertext out through memory buffers, never touching a
+// socket, so the transport can move the bytes with the loop's own operations on any
+// backend. tls_openssl.cpp implements it with OpenSSL; tls_none.cpp where no TLS library
+// was found (a Schannel engine would be a third file).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "corio/coro/tls.hpp"
+
+namespace corio::detail {
+
+class TlsEngine {
+ public:
+  /// How a step ended: done, or it needs more ciphertext from the peer first.
+  enum class Status : unsigned char { ok, want_read, closed };
+
+  TlsEngine() = default;
+  TlsEngine(const TlsEngine&) = delete;
+  TlsEngine& operator=(const TlsEngine&) = delete;
+  virtual ~TlsEngine() = default;
+
+  /// Advances the handshake: ok once it is complete, want_read if it waits for the
+  /// peer. Throws TlsError (protocol, verification).
+  virtual Status handshake() = 0;
+  /// Decrypts into `out`: ok with `n` > 0 bytes, want_read, or closed (the peer's
+  /// close_notify). Throws TlsError.
+  virtual Status read(std::span<char> out, std::size_t& n) = 0;
+  /// Encrypts up to all of `in` into records waiting in the output; returns how much
+  /// plaintext it took. Throws TlsError.
+  virtual std::size_t write(std::span<const char> in) = 0;
+  /// Queues close_notify in the output.
+  virtual void shutdown() noexcept = 0;
+
+  /// Hands ciphertext received from the peer to the session.
+  virtual void feed(std::span<const char> ciphertext) = 0;
+  /// Ciphertext waiting to be sent, in bytes.
+  [[nodiscard]] virtual std::size_t output_size() const noexcept = 0;
+  /// Moves up to `out.size()` bytes of the waiting ciphertext into `out`.
+  virtual std::size_t take_output(std::span<char> out) noexcept = 0;
+
+  /// What the handshake negotiated.
+  [[nodiscard]] virtual TlsInfo info() const = 0;
+};
+
+/// A session for `ctx`'s side. A client names the server in `server_hostname`, which it
+/// sends as SNI (unless it is an IP address) and checks the certificate against when
+/// the context verifies. TlsError(unavailable) without a TLS library.
+[[nodiscard]] std::unique_ptr<TlsEngine> make_tls_engine(const TlsContext& ctx,
+                                                         const std::string& server_hostname);
+
+}  // namespace corio::detail

@@ -1,0 +1,206 @@
+#include "coro/tls_transport.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+#include "corio/coro/runtime_error.hpp"
+#include "corio/coro/timeout.hpp"
+
+namespace corio {
+namespace {
+
+class TlsCategory final : public std::error_category {
+ public:
+  [[nodiscard]] const char* name() const noexcept override { return "corio.tls"; }
+  [[nodiscard]] std::string message(int code) const override {
+    switch (static_cast<TlsErrc>(code)) {
+      case TlsErrc::protocol:
+        return "TLS protocol error";
+      case TlsErrc::verification:
+        return "TLS certificate verification failed";
+      case TlsErrc::truncated:
+        return "TLS connection truncated (closed without close_notify)";
+      case TlsErrc::configuration:
+        return "TLS configuration refused";
+      case TlsErrc::unavailable:
+        return "TLS not built";
+    }
+    return "TLS error";
+  }
+};
+
+// One receive of ciphertext: a full record (16 KiB of plaintext and its overhead) and
+// then some, so a burst of records takes few receives.
+constexpr std::size_t kReceive = 64 * 1024;
+// Plaintext encrypted per write: four full records, so one send carries them all and the
+// records waiting to be sent stay bounded (the streams keep the rest).
+constexpr std::size_t kEncrypt = 64 * 1024;
+
+}  // namespace
+
+const std::error_category& tls_category() noexcept {
+  static const TlsCategory category;
+  return category;
+}
+
+namespace detail {
+
+// The one task sending out_ at a time; the others wait on send_idle_.
+class TlsTransport::SendScope {
+ public:
+  explicit SendScope(TlsTransport& t) noexcept : t_(t) {
+    t_.sending_ = true;
+    t_.send_idle_.clear();
+  }
+  ~SendScope() {
+    t_.sending_ = false;
+    t_.send_idle_.set();
+  }
+  SendScope(const SendScope&) = delete;
+  SendScope& operator=(const SendScope&) = delete;
+
+ private:
+  TlsTransport& t_;
+};
+
+TlsTransport::TlsTransport(std::unique_ptr<Transport> inner, std::unique_ptr<TlsEngine> engine)
+    : inner_(std::move(inner)), engine_(std::move(engine)), in_(kReceive) {
+  send_idle_.set();
+}
+
+void TlsTransport::collect_output() {
+  // Only the sender (or a try while nobody sends) may touch out_: a send in flight
+  // points into it.
+  if (out_sent_ == out_.size()) {
+    out_.clear();
+    out_sent_ = 0;
+  }
+  const std::size_t more = engine_->output_size();
+  if (more == 0) return;
+  const std::size_t at = out_.size();
+  out_.resize(at + more);
+  out_.resize(at + engine_->take_output({out_.data() + at, more}));
+}
+
+void TlsTransport::send_now() noexcept {
+  if (sending_) return;  // the sender collects what is new after its current send
+  try {
+    collect_output();
+  } catch (const std::bad_alloc&) {
+    return;  // stays in the engine for the next flush
+  }
+  while (out_sent_ < out_.size()) {
+    const std::intptr_t r = inner_->try_write({out_.data() + out_sent_, out_.size() - out_sent_});
+    if (r <= 0) return;  // EAGAIN: a flush sends it; an error: the flush raises it
+    out_sent_ += static_cast<std::size_t>(r);
+  }
+}
+
+Coro<void> TlsTransport::flush() {
+  while (sending_)
+    co_await send_idle_.wait();
+  SendScope scope(*this);
+  for (;;) {
+    collect_output();
+    if (out_sent_ == out_.size()) break;
+    out_sent_ += co_await inner_->write_some({out_.data() + out_sent_, out_.size() - out_sent_});
+  }
+}
+
+Coro<void> TlsTransport::receive() {
+  const std::size_t n = co_await inner_->read_some(in_);
+  if (n == 0) {
+    throw TlsError(TlsErrc::truncated,
+                   "corio: TLS: the peer closed the connection without close_notify");
+  }
+  engine_->feed({in_.data(), n});
+}
+
+Coro<void> TlsTransport::handshake() {
+  for (;;) {
+    TlsEngine::Status st = TlsEngine::Status::want_read;
+    try {
+      st = engine_->handshake();
+    } catch (const TlsError&) {
+      send_now();  // the alert that tells the peer why
+      throw;
+    }
+    if (engine_->output_size() > 0 || buffered_output() > 0) co_await flush();
+    if (st == TlsEngine::Status::ok) break;
+    if (st == TlsEngine::Status::closed) {
+      throw TlsError(TlsErrc::protocol, "corio: TLS handshake: the peer closed the session");
+    }
+    try {
+      co_await receive();
+    } catch (const TlsError& e) {
+      if (e.code() != TlsErrc::truncated) throw;
+      throw TlsError(TlsErrc::protocol,
+                     "corio: TLS handshake: the peer closed the connection before it ended");
+    }
+  }
+  info_ = engine_->info();
+}
+
+Coro<std::size_t> TlsTransport::read_some(std::span<char> buf) {
+  for (;;) {
+    std::size_t n = 0;
+    const TlsEngine::Status st = engine_->read(buf, n);
+    if (st != TlsEngine::Status::want_read) {
+      // A read can make records to send (a KeyUpdate's answer): they go without
+      // waiting, so no decrypted byte is held back by a send.
+      send_now();
+      co_return st == TlsEngine::Status::ok ? n : 0;
+    }
+    if (!sending_ && (engine_->output_size() > 0 || buffered_output() > 0)) co_await flush();
+    co_await receive();
+  }
+}
+
+Coro<std::size_t> TlsTransport::write_some(std::span<const char> data) {
+  const std::size_t n = engine_->write(data.first(std::min(data.size(), kEncrypt)));
+  co_await flush();
+  co_return n;
+}
+
+std::intptr_t TlsTransport::try_write(std::span<const char> data) noexcept {
+  // Records already waiting go first, and out_ is the sender's while one sends.
+  if (closed_ || sending_ || buffered_output() > 0) return -EAGAIN;
+  std::size_t n = 0;
+  try {
+    n = engine_->write(data.first(std::min(data.size(), kEncrypt)));
+  } catch (const TlsError&) {
+    return -EPROTO;
+  } catch (const std::bad_alloc&) {
+    return -ENOMEM;
+  }
+  send_now();  // what the socket does not take now is buffered_output(): the streams flush it
+  return static_cast<std::intptr_t>(n);
+}
+
+void TlsTransport::write_eof() {
+  throw RuntimeError("corio: a TLS stream cannot end its write side alone (close() it)");
+}
+
+void TlsTransport::close() noexcept {
+  if (closed_) return;
+  closed_ = true;
+  if (inner_->is_open() && !sending_) {
+    // close_notify, as far as the socket takes it at once: the streams close only
+    // after every byte written was sent, so it is usually the only thing left.
+    engine_->shutdown();
+    send_now();
+  }
+  inner_->close();
+}
+
+Coro<std::unique_ptr<TlsTransport>> start_tls_session(std::unique_ptr<Transport> inner,
+                                                      const TlsContext& ctx, std::string host,
+                                                      Duration limit) {
+  auto t = std::make_unique<TlsTransport>(std::move(inner), make_tls_engine(ctx, host));
+  co_await timeout(limit).run(t->handshake());
+  co_return t;
+}
+
+}  // namespace detail
+}  // namespace corio

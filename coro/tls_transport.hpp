@@ -1,0 +1,76 @@
+// A TLS session as a filter transport over another transport (a socket's): the engine
+// (tls_engine.hpp) turns plaintext into records and back, and this moves the records
+// with the transport below. Private to coro/: streams.cpp and server.cpp make them.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "corio/coro/coro.hpp"
+#include "corio/coro/event.hpp"
+#include "corio/coro/tls.hpp"
+#include "corio/coro/transport.hpp"
+#include "corio/reactor/clock.hpp"
+#include "coro/tls_engine.hpp"
+
+namespace corio::detail {
+
+/// Reads and writes may run at once in two tasks (a reader and a flusher); only one
+/// task at a time sends records, and a read never waits for a writer's send (that could
+/// deadlock with a peer that is itself blocked writing to us): a send in progress takes
+/// the reader's records along.
+class TlsTransport final : public Transport {
+ public:
+  TlsTransport(std::unique_ptr<Transport> inner, std::unique_ptr<TlsEngine> engine);
+
+  /// Runs the handshake to its end. TlsError if it fails, or if the peer closes first.
+  [[nodiscard]] Coro<void> handshake();
+  /// What the handshake negotiated (after handshake()).
+  [[nodiscard]] const TlsInfo& info() const noexcept { return info_; }
+
+  [[nodiscard]] std::optional<Handles> handles() const noexcept override { return std::nullopt; }
+  Coro<std::size_t> read_some(std::span<char> buf) override;
+  Coro<std::size_t> write_some(std::span<const char> data) override;
+  std::intptr_t try_write(std::span<const char> data) noexcept override;
+  [[nodiscard]] std::size_t buffered_output() const noexcept override {
+    return out_.size() - out_sent_;
+  }
+  Coro<void> flush() override;
+  void cancel_read() noexcept override { inner_->cancel_read(); }
+  // TLS 1.2 has no half-close (close_notify ends the session), so none, as asyncio.
+  [[nodiscard]] bool can_write_eof() const noexcept override { return false; }
+  void write_eof() override;
+  void close() noexcept override;
+  [[nodiscard]] bool is_open() const noexcept override { return inner_->is_open(); }
+  [[nodiscard]] const Socket* socket() const noexcept override { return inner_->socket(); }
+
+ private:
+  class SendScope;
+  // Moves the engine's records to out_.
+  void collect_output();
+  // Sends out_ without waiting, as far as the transport below takes it.
+  void send_now() noexcept;
+  // Waits for the peer's next ciphertext and hands it to the engine.
+  Coro<void> receive();
+
+  std::unique_ptr<Transport> inner_;
+  std::unique_ptr<TlsEngine> engine_;
+  TlsInfo info_;
+  std::vector<char> in_;  // one receive of ciphertext
+  std::string out_;       // records to send; out_sent_ bytes of it are sent
+  std::size_t out_sent_ = 0;
+  bool sending_ = false;  // a task is in a send of out_
+  Event send_idle_;       // set while no task sends
+  bool closed_ = false;
+};
+
+/// A TLS session of `ctx`'s side over `inner`, handshaken within `limit`
+/// (TimeoutError past it; TlsError if it fails). A client names the server in `host`.
+[[nodiscard]] Coro<std::unique_ptr<TlsTransport>> start_tls_session(
+    std::unique_ptr<Transport> inner, const TlsContext& ctx, std::string host, Duration limit);
+
+}  // namespace corio::detail

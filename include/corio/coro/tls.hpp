@@ -1,0 +1,118 @@
+// TLS: contexts, errors and what a session negotiated (asyncio's ssl.SSLContext and the
+// ssl= arguments of open_connection and start_server). The sessions themselves are
+// transports (corio/coro/transport.hpp): streams run over them unchanged.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace corio {
+
+/// What went wrong in a TLS session (the category of TlsError's code).
+enum class TlsErrc : int {
+  protocol = 1,   ///< the peer broke the protocol, or the handshake failed
+  verification,   ///< the peer's certificate was refused (see TlsError::verify_result)
+  truncated,      ///< the connection closed without close_notify (a truncation attack?)
+  configuration,  ///< a context setting was refused (bad certificate file, ...)
+  unavailable,    ///< this corio was built without TLS
+};
+
+/// The error category of TlsErrc ("corio.tls").
+[[nodiscard]] const std::error_category& tls_category() noexcept;
+[[nodiscard]] inline std::error_code make_error_code(TlsErrc e) noexcept {
+  return {static_cast<int>(e), tls_category()};
+}
+
+/// A TLS failure (asyncio's ssl.SSLError and ssl.SSLCertVerificationError): what() has
+/// the TLS library's reason; for a refused certificate, verify_result() says why
+/// ("certificate has expired", "hostname mismatch", ...).
+class TlsError : public std::system_error {
+ public:
+  TlsError(TlsErrc code, const std::string& what, std::string verify_result = {})
+      : std::system_error(make_error_code(code), what), verify_result_(std::move(verify_result)) {}
+  /// Why the peer's certificate was refused; empty unless code() is verification.
+  [[nodiscard]] const std::string& verify_result() const noexcept { return verify_result_; }
+
+ private:
+  std::string verify_result_;
+};
+
+/// The lowest protocol version a context accepts.
+enum class TlsVersion : std::uint8_t { tls1_2, tls1_3 };
+
+/// Which side of the handshake a context is for.
+enum class TlsRole : std::uint8_t { client, server };
+
+/// What a session negotiated (asyncio's ssl_object.version(), cipher(),
+/// selected_alpn_protocol(), server_hostname, getpeercert()).
+struct TlsInfo {
+  std::string version;       ///< "TLSv1.3"
+  std::string cipher;        ///< "TLS_AES_256_GCM_SHA384"
+  std::string alpn;          ///< the ALPN protocol chosen, "" if none
+  std::string server_name;   ///< SNI: the name the client asked for, "" if none
+  std::string peer_subject;  ///< the peer certificate's subject, "" if it sent none
+  bool resumed = false;      ///< whether the session was resumed (no full handshake)
+};
+
+/// Settings shared by many TLS sessions (asyncio's ssl.SSLContext). A cheap handle:
+/// copies share one context, so change it before sessions use it. Clients verify the
+/// server by default (its certificate against the system's trust store, and its name);
+/// TLS 1.2 is the minimum version. Setters throw TlsError(configuration) when the TLS
+/// library refuses (an unreadable file, a key that does not match its certificate).
+class TlsContext {
+ public:
+  /// A client context (asyncio's ssl.create_default_context()): verification on,
+  /// the system's trust store.
+  [[nodiscard]] static TlsContext client();
+  /// A server context presenting the PEM chain in `cert_file` with the key in
+  /// `key_file`.
+  [[nodiscard]] static TlsContext server(const std::string& cert_file, const std::string& key_file);
+
+  /// The certificate chain and key this side presents (a server's, or a client
+  /// certificate for mutual TLS), from PEM files.
+  TlsContext& load_cert_chain(const std::string& cert_file, const std::string& key_file);
+  /// As load_cert_chain, from PEM text in memory.
+  TlsContext& load_cert_chain_pem(std::string_view cert_pem, std::string_view key_pem);
+  /// Trusts the CA certificates in `ca_file` (PEM) and/or the hashed directory
+  /// `ca_dir`, besides what was trusted before.
+  TlsContext& load_verify_locations(const std::string& ca_file, const std::string& ca_dir = {});
+  /// Trusts the CA certificates in `ca_pem` (PEM text).
+  TlsContext& load_verify_pem(std::string_view ca_pem);
+  /// Client: whether to verify the server's certificate and name (on by default;
+  /// off is asyncio's CERT_NONE with check_hostname=False). Server: whether to ask for
+  /// and require a client certificate (mutual TLS; off by default).
+  TlsContext& set_verify_peer(bool on);
+  /// The ALPN protocols offered (client) or accepted (server), by preference.
+  TlsContext& set_alpn_protocols(std::vector<std::string> protocols);
+  /// The lowest protocol version accepted (TLS 1.2 by default).
+  TlsContext& set_minimum_version(TlsVersion v);
+  /// Server: picks the context whose certificate a session presents, from the name
+  /// the client sent (SNI); nullopt keeps this context.
+  TlsContext& set_sni_callback(
+      std::function<std::optional<TlsContext>(std::string_view server_name)> pick);
+
+  [[nodiscard]] TlsRole role() const noexcept;
+
+  /// The engine's state; for corio's TLS sessions.
+  struct Impl;
+  [[nodiscard]] const std::shared_ptr<Impl>& impl() const noexcept { return impl_; }
+
+ private:
+  explicit TlsContext(std::shared_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
+  std::shared_ptr<Impl> impl_;
+};
+
+/// Whether this corio was built with TLS (false where no TLS library was found: then
+/// every TlsContext factory throws TlsError(unavailable)).
+[[nodiscard]] bool tls_available() noexcept;
+
+}  // namespace corio
+
+template <>
+struct std::is_error_code_enum<corio::TlsErrc> : std::true_type {};

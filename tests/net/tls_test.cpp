@@ -1,0 +1,428 @@
+// TLS streams on every backend: corio's client and server with each other, and with
+// peers nobody here wrote (openssl s_server, openssl s_client, Python's ssl module);
+// certificate verification failures; faults (garbage, truncation, a stalled handshake).
+// The certificates are made for the run by tests/tls/make_certs.sh.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "backend_param.hpp"
+#include "corio/corio.hpp"
+#include "coro/test_coros.hpp"
+#include "support/raw_socket.hpp"
+
+namespace corio {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::BackendTest;
+using testing::pattern;
+
+std::string certs;  // the directory make_certs.sh filled
+
+class TlsTest : public BackendTest {
+ public:
+  static void SetUpTestSuite() {
+    certs =
+        (std::filesystem::temp_directory_path() / ("corio-tls-test-" + std::to_string(::getpid())))
+            .string();
+    const std::string cmd = std::string("bash ") + CORIO_TLS_CERT_SCRIPT + " " + certs;
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
+  static void TearDownTestSuite() { std::filesystem::remove_all(certs); }
+};
+
+std::string cert(const std::string& name) {
+  return certs + "/" + name;
+}
+
+TlsContext server_context(const std::string& name = "server") {
+  return TlsContext::server(cert(name + ".pem"), cert(name + ".key"));
+}
+
+TlsContext client_context() {
+  TlsContext c = TlsContext::client();
+  c.load_verify_locations(cert("ca.pem"));
+  return c;
+}
+
+StreamOptions tls_options(TlsContext ctx, std::string name = {}) {
+  StreamOptions o;
+  o.tls = std::move(ctx);
+  o.server_hostname = std::move(name);
+  return o;
+}
+
+// Echoes lines until "quit\n" or EOF, then closes (sending close_notify).
+Coro<void> echo_lines(StreamReader r, StreamWriter w) {
+  for (;;) {
+    std::string line = co_await r.readline();
+    if (line.empty() || line == "quit\n") break;
+    w.write(line);
+    co_await w.drain();
+  }
+  w.close();
+  co_await w.wait_closed();
+}
+
+Coro<Server> tls_echo_server(TlsContext ctx, StreamHandler handler = echo_lines) {
+  ServerOptions so;
+  so.tls = std::move(ctx);
+  so.tls_handshake_timeout = 2s;
+  co_return co_await start_server(std::move(handler), "127.0.0.1", 0, so);
+}
+
+// A child process (an OpenSSL or Python peer) with stdin from `in` and stdout to `out`
+// (files); wait() reaps it on the thread pool, so the loop serves meanwhile.
+class Child {
+ public:
+  Child(std::vector<std::string> args, const std::string& in, const std::string& out) {
+    std::vector<char*> argv;
+    for (std::string& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      if (!in.empty()) (void)std::freopen(in.c_str(), "r", stdin);
+      (void)std::freopen(out.c_str(), "w", stdout);
+      ::execvp(argv[0], argv.data());
+      ::_exit(127);
+    }
+  }
+  ~Child() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  /// The exit status (127: could not start).
+  Coro<int> wait() {
+    const pid_t pid = pid_;
+    const int status = co_await to_thread([pid] {
+      int st = 0;
+      ::waitpid(pid, &st, 0);
+      return st;
+    });
+    pid_ = -1;
+    co_return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+TEST_P(TlsTest, ACorioClientAndServerCarryLinesAndMegabytesAndSayWhatTheyNegotiated) {
+  auto main = []() -> Coro<void> {
+    TlsContext sctx = server_context();
+    sctx.set_alpn_protocols({"corio/1", "http/1.1"});
+    auto handler = [](StreamReader r, StreamWriter w) -> Coro<void> {
+      const std::optional<TlsInfo> info = w.tls_info();
+      EXPECT_TRUE(info.has_value());
+      w.write("alpn=" + info->alpn + " sni=" + info->server_name + "\n");
+      std::string big = co_await r.readexactly(3 << 20);
+      w.write(big);  // back through the watermarks
+      co_await w.drain();
+      co_await echo_lines(std::move(r), std::move(w));
+    };
+    Server server = co_await tls_echo_server(sctx, handler);
+    TlsContext cctx = client_context();
+    cctx.set_alpn_protocols({"http/1.1", "corio/1"});
+    auto [r, w] =
+        co_await open_connection("localhost", server.addresses()[0].port(), tls_options(cctx));
+    EXPECT_EQ(co_await r.readline(), "alpn=corio/1 sni=localhost\n");  // the server's choice
+    const std::optional<TlsInfo> info = w.tls_info();
+    EXPECT_TRUE(info.has_value());
+    EXPECT_EQ(info->version, "TLSv1.3");
+    EXPECT_EQ(info->alpn, "corio/1");
+    EXPECT_NE(info->peer_subject.find("CN=localhost"), std::string::npos) << info->peer_subject;
+    EXPECT_FALSE(w.can_write_eof());
+    const std::string data = pattern(3 << 20, 11);
+    auto send_big = [](StreamWriter& wr, const std::string& d) -> Coro<void> {
+      wr.write(d);
+      co_await wr.drain();
+    };
+    auto [sent, back] = co_await gather(send_big(w, data), r.readexactly(data.size()));
+    (void)sent;
+    EXPECT_TRUE(back == data);
+    for (int i = 0; i < 200; ++i) {
+      w.write("line " + std::to_string(i) + "\n");
+      EXPECT_EQ(co_await r.readline(), "line " + std::to_string(i) + "\n");
+    }
+    w.write("quit\n");
+    EXPECT_EQ(co_await r.read(), "");  // the server's close_notify: a clean end
+    EXPECT_TRUE(r.at_eof());
+    w.close();
+    co_await w.wait_closed();
+    server.close();
+    co_await server.wait_closed();
+  };
+  run(main());
+}
+
+TEST_P(TlsTest, EachVerificationFailureIsATlsErrorSayingWhyAndTheServerKeepsServing) {
+  auto main = []() -> Coro<void> {
+    Server good = co_await tls_echo_server(server_context());
+    Server expired = co_await tls_echo_server(server_context("expired"));
+    Server unknown = co_await tls_echo_server(server_context("other"));
+    auto failure = [](std::uint16_t port, std::string name) -> Coro<std::string> {
+      try {
+        auto streams = co_await open_connection("127.0.0.1", port,
+                                                tls_options(client_context(), std::move(name)));
+        (void)streams;
+      } catch (const TlsError& e) {
+        EXPECT_EQ(e.code(), TlsErrc::verification) << e.what();
+        co_return e.verify_result();
+      }
+      co_return "no error";
+    };
+    EXPECT_EQ(co_await failure(good.addresses()[0].port(), "example.com"), "hostname mismatch");
+    EXPECT_EQ(co_await failure(expired.addresses()[0].port(), ""), "certificate has expired");
+    EXPECT_EQ(co_await failure(unknown.addresses()[0].port(), ""),
+              "unable to get local issuer certificate");
+    // An IP is checked against the certificate's IP entries.
+    auto [r, w] = co_await open_connection("127.0.0.1", good.addresses()[0].port(),
+                                           tls_options(client_context()));
+    w.write("still here\n");
+    EXPECT_EQ(co_await r.readline(), "still here\n");
+    w.close();
+    co_await w.wait_closed();
+    for (Server* s : {&good, &expired, &unknown}) {
+      s->close();
+      co_await s->wait_closed();
+    }
+  };
+  run(main());
+}
+
+TEST_P(TlsTest, MutualTlsNeedsTheClientCertificateAndTheServerSeesWhoItIs) {
+  auto main = []() -> Coro<void> {
+    TlsContext sctx = server_context();
+    sctx.load_verify_locations(cert("ca.pem")).set_verify_peer(true);
+    auto whoami = [](StreamReader r, StreamWriter w) -> Coro<void> {
+      w.write(w.tls_info()->peer_subject + "\n");
+      (void)co_await r.read();
+      w.close();
+    };
+    Server server = co_await tls_echo_server(sctx, whoami);
+    const std::uint16_t port = server.addresses()[0].port();
+    // Without a certificate: in TLS 1.3 the client's handshake ends before the server
+    // refuses, so the refusal arrives as an alert at the first read.
+    bool refused = false;
+    try {
+      auto [r, w] = co_await open_connection("localhost", port, tls_options(client_context()));
+      (void)co_await r.readline();
+    } catch (const TlsError& e) {
+      refused = true;
+      EXPECT_NE(std::string(e.what()).find("certificate required"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(refused);
+    TlsContext with_cert = client_context();
+    with_cert.load_cert_chain(cert("client.pem"), cert("client.key"));
+    auto [r, w] = co_await open_connection("localhost", port, tls_options(with_cert));
+    EXPECT_EQ(co_await r.readline(), "CN=corio-test-client\n");
+    w.close();
+    co_await w.wait_closed();
+    server.close();
+    co_await server.wait_closed();
+  };
+  run(main());
+}
+
+TEST_P(TlsTest, OpensslSClientTalksToACorioServer) {
+  auto main = []() -> Coro<void> {
+    Server server = co_await tls_echo_server(server_context());
+    const std::string in = cert("s_client.in");
+    const std::string out = cert("s_client.out");
+    std::string lines;
+    for (int i = 0; i < 100; ++i)
+      lines += "s_client line " + std::to_string(i) + "\n";
+    std::ofstream(in) << lines << "quit\n";
+    Child client({"openssl", "s_client", "-connect",
+                  "127.0.0.1:" + std::to_string(server.addresses()[0].port()), "-CAfile",
+                  cert("ca.pem"), "-verify_return_error", "-quiet", "-servername", "localhost"},
+                 in, out);
+    EXPECT_EQ(co_await client.wait(), 0);  // s_client ends when the server closes
+    EXPECT_EQ(slurp(out), lines);
+    server.close();
+    co_await server.wait_closed();
+  };
+  run(main());
+}
+
+TEST_P(TlsTest, ACorioClientTalksToOpensslSServer) {
+  auto main = []() -> Coro<void> {
+    // A free port for s_server: bound here, released, then given to it.
+    std::uint16_t port = 0;
+    {
+      Socket probe = listen_on(Address::loopback(AddressFamily::ipv4, 0));
+      port = probe.local_address().port();
+    }
+    const std::string out = cert("s_server.out");
+    Child server({"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
+                  cert("server.pem"), "-key", cert("server.key"), "-rev", "-naccept", "1"},
+                 "", out);
+    // -rev answers each line reversed; retry until it listens.
+    std::optional<std::pair<StreamReader, StreamWriter>> streams;
+    for (int i = 0; i < 200 && !streams; ++i) {
+      bool refused = false;
+      try {
+        streams = co_await open_connection("localhost", port, tls_options(client_context()));
+      } catch (const std::system_error& e) {
+        if (e.code() != std::errc::connection_refused) throw;
+        refused = true;
+      }
+      if (refused) co_await sleep(25ms);
+    }
+    EXPECT_TRUE(streams.has_value());
+    auto& [r, w] = *streams;
+    for (int i = 0; i < 50; ++i) {
+      std::string line = "corio to s_server " + std::to_string(i);
+      w.write(line + "\n");
+      std::string back = co_await r.readline();
+      EXPECT_EQ(back, std::string(line.rbegin(), line.rend()) + "\n");
+    }
+    w.close();
+    co_await w.wait_closed();
+    EXPECT_EQ(co_await server.wait(), 0);  // -naccept 1: it exits after us
+  };
+  run(main());
+}
+
+TEST_P(TlsTest, PythonSslClientsHammerTheServerAndGetEveryByteBack) {
+  auto main = []() -> Coro<void> {
+    auto echo_bytes = [](StreamReader r, StreamWriter w) -> Coro<void> {
+      for (;;) {
+        std::string data = co_await r.read(65536);
+        if (data.empty()) break;
+        w.write(data);
+        co_await w.drain();
+      }
+      w.close();
+    };
+    Server server = co_await tls_echo_server(server_context(), echo_bytes);
+    Child py({"python3", CORIO_TLS_PY_CLIENT, std::to_string(server.addresses()[0].port()),
+              cert("ca.pem"), "300", "4"},
+             "", cert("py.out"));
+    EXPECT_EQ(co_await py.wait(), 0) << slurp(cert("py.out"));
+    EXPECT_NE(slurp(cert("py.out")).find("ok 300 connections"), std::string::npos);
+    server.close();
+    co_await server.wait_closed();
+  };
+  run(main());
+}
+
+TEST_P(TlsTest, GarbageAndStalledHandshakesAreClosedAndNothingElseIsDisturbed) {
+  auto main = []() -> Coro<void> {
+    Server server = co_await tls_echo_server(server_context());
+    const Address at = server.addresses()[0];
+    // Garbage instead of a ClientHello: the server closes the connection.
+    Socket junk = co_await connect(at);
+    co_await junk.send_all("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    char buf[256];
+    std::size_t got = 0;
+    try {
+      for (;;) {
+        const std::size_t n = co_await junk.recv(buf, sizeof buf);
+        if (n == 0) break;
+        got += n;  // an alert, maybe
+      }
+    } catch (const std::system_error&) {
+      // a reset is as good as a close
+    }
+    EXPECT_LT(got, sizeof buf);
+    // A client that connects and never speaks is dropped after the handshake timeout.
+    Socket silent = co_await connect(at);
+    const TimePoint start = EventLoop::running().now();
+    EXPECT_EQ(co_await wait_for(silent.recv(buf, sizeof buf), 30s), 0u);
+    EXPECT_GE(EventLoop::running().now() - start, 1900ms);
+    // A reset in the middle of the handshake.
+    Socket rude = co_await connect(at);
+    testing::set_abortive_close(rude.handle());
+    rude.close();
+    // Meanwhile, and after, a real client is served.
+    auto [r, w] = co_await open_connection("localhost", at.port(), tls_options(client_context()));
+    w.write("fine\n");
+    EXPECT_EQ(co_await r.readline(), "fine\n");
+    w.close();
+    co_await w.wait_closed();
+    server.close();
+    co_await server.wait_closed();
+  };
+  run(main());
+}
+
+TEST_P(TlsTest, ATcpCloseWithoutCloseNotifyIsATruncationErrorNotAnEnd) {
+  auto main = []() -> Coro<void> {
+    // The server answers, then drops the TCP connection under the TLS session.
+    auto rude = [](StreamReader r, StreamWriter w) -> Coro<void> {
+      w.write("partial");
+      co_await w.drain();
+      (void)co_await r.readline();
+      net::shutdown(w.socket().handle(), ShutdownHow::both);
+    };
+    Server server = co_await tls_echo_server(server_context(), rude);
+    auto [r, w] = co_await open_connection("localhost", server.addresses()[0].port(),
+                                           tls_options(client_context()));
+    EXPECT_EQ(co_await r.readexactly(7), "partial");
+    w.write("go\n");
+    bool truncated = false;
+    try {
+      (void)co_await r.read();
+    } catch (const TlsError& e) {
+      truncated = e.code() == TlsErrc::truncated;
+    }
+    EXPECT_TRUE(truncated);
+    w.abort();
+    server.close();
+    co_await server.wait_closed();
+  };
+  run(main());
+}
+
+TEST_P(TlsTest, ACancelledTlsReadLosesNoBytes) {
+  auto main = []() -> Coro<void> {
+    auto slow = [](StreamReader r, StreamWriter w) -> Coro<void> {
+      w.write("ab");
+      co_await w.drain();
+      co_await sleep(60ms);
+      w.write("cd\n");
+      (void)co_await r.read();
+      w.close();
+    };
+    Server server = co_await tls_echo_server(server_context(), slow);
+    auto [r, w] = co_await open_connection("localhost", server.addresses()[0].port(),
+                                           tls_options(client_context()));
+    EXPECT_THROW(co_await wait_for(r.readline(), 20ms), TimeoutError);
+    EXPECT_EQ(co_await r.readline(), "abcd\n");
+    w.close();
+    co_await w.wait_closed();
+    server.close();
+    co_await server.wait_closed();
+  };
+  run(main());
+}
+
+CORIO_INSTANTIATE_BACKEND_SUITE(TlsTest);
+
+}  // namespace
+}  // namespace corio
