@@ -15,13 +15,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <new>
 #include <vector>
 
 #include "backends/readiness.hpp"
+#include "os/waker.hpp"
 
 namespace corio {
 namespace {
@@ -133,9 +133,9 @@ class KqueueBackend final : public Backend {
     for (int i = 0; i < n; ++i) {
       const struct kevent& ev = events_[static_cast<std::size_t>(i)];
       if (ev.filter == EVFILT_USER) {
-        // EV_CLEAR on the user event resets it as it is reported; clear the flag after,
-        // as PollBackend::drain_wake explains.
-        woken_.store(false, std::memory_order_release);
+        // EV_CLEAR on the user event consumed it as it was reported: now lower the flag
+        // (the order os/waker.hpp's WakeFlag explains).
+        woken_.lower();
         continue;
       }
       FdState* state = table_.find(static_cast<native_handle>(ev.ident));
@@ -166,9 +166,10 @@ class KqueueBackend final : public Backend {
     return pushed;
   }
 
+  // Not a sys::Waker: kqueue has a native user event, so no descriptor is needed. The
+  // coalescing and its ordering are WakeFlag's, as for the descriptor wakers.
   void wake() noexcept override {
-    // One trigger per wait is enough however many threads wake us.
-    if (woken_.exchange(true, std::memory_order_acq_rel)) return;
+    if (!woken_.raise()) return;
     struct kevent ev {};
     EV_SET(&ev, wake_ident, EVFILT_USER, 0, NOTE_TRIGGER, 0, nullptr);
     while (::kevent(kq_, &ev, 1, nullptr, 0, nullptr) < 0 && errno == EINTR) {
@@ -202,7 +203,7 @@ class KqueueBackend final : public Backend {
   readiness::FdTable table_;
   std::vector<struct kevent> changes_;  // applied by the next wait's kevent()
   std::vector<struct kevent> events_;
-  std::atomic<bool> woken_{false};
+  sys::WakeFlag woken_;
 };
 
 }  // namespace
