@@ -41,40 +41,18 @@ class EpollBackend final : public Backend {
     return Capability::edge_triggered;
   }
 
-  bool submit(Operation& op) noexcept override {
-    FdState* state = readiness::start_submit(table_, op);
-    if (state == nullptr) return true;
-    const int fd = static_cast<int>(op.handle);
-    const Side side = readiness::side_of(op.code);
-    const int s = static_cast<int>(side);
-    readiness::OpQueue& queue = state->queue(side);
-    // Waiting operations go first (FIFO); otherwise try at once unless the cache already
-    // knows the answer is EAGAIN.
-    if (queue.empty() && state->ready[s]) {
-      // A spurious EAGAIN is injected only before the fd is registered: registering
-      // reports its state as an edge, so nothing is lost (after that, an edge-triggered
-      // poller takes EAGAIN at its word, as the kernel guarantees it).
-      const bool spurious = !state->registered && readiness::spurious_eagain(op);
-      const std::intptr_t r = spurious ? -EAGAIN : readiness::perform(op);
-      if (r != -EAGAIN) {
-        if (readiness::exhausted(*state, op, r)) state->ready[s] = false;
-        return readiness::finish(op, r);
-      }
-      state->ready[s] = false;
-    }
-    if (!state->registered) {
-      // Registering reports the fd's current state as an edge, so readiness that
-      // arrived between the EAGAIN above and this call is not lost.
-      epoll_event ev{};
-      ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-      ev.data.fd = fd;
-      if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST) {
-        return readiness::finish(op, -errno);
-      }
-      state->registered = true;
-    }
-    queue.push_back(op);
-    return false;
+  bool submit(Operation& op) noexcept override { return readiness::submit(*this, table_, op); }
+
+  // readiness::submit's hooks (readiness::Poller).
+  static constexpr bool edge_triggered = true;
+  int watch(int fd, FdState& /*state*/) noexcept {
+    // Registering reports the fd's current state as an edge, so readiness that arrived
+    // between an EAGAIN and this call is not lost.
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.fd = fd;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST) return -errno;
+    return 0;
   }
 
   void cancel(Operation& op) noexcept override { readiness::cancel(table_, op, sink_); }
@@ -108,12 +86,10 @@ class EpollBackend final : public Backend {
       if ((bits & (EPOLLHUP | EPOLLERR)) != 0) state->hup[write_side] = true;
       if ((bits & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) != 0) state->hup[read_side] = true;
       if ((bits & read_events) != 0) {
-        state->ready[read_side] = true;
-        pushed += readiness::run_queue(*state, Side::read, sink_, true);
+        pushed += readiness::run_queue(*state, Side::read, sink_, edge_triggered);
       }
       if ((bits & write_events) != 0) {
-        state->ready[write_side] = true;
-        pushed += readiness::run_queue(*state, Side::write, sink_, true);
+        pushed += readiness::run_queue(*state, Side::write, sink_, edge_triggered);
       }
     }
     return pushed;

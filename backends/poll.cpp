@@ -32,26 +32,23 @@ class PollBackend final : public Backend {
   [[nodiscard]] std::string_view name() const noexcept override { return "poll"; }
   [[nodiscard]] Capability capabilities() const noexcept override { return Capability::none; }
 
-  bool submit(Operation& op) noexcept override {
-    FdState* state = readiness::start_submit(table_, op);
-    if (state == nullptr) return true;
-    const int fd = static_cast<int>(op.handle);
-    readiness::OpQueue& queue = state->queue(readiness::side_of(op.code));
-    // Waiting operations go first (FIFO); otherwise try at once.
-    if (queue.empty()) {
-      const std::intptr_t r = readiness::spurious_eagain(op) ? -EAGAIN : readiness::perform(op);
-      if (r != -EAGAIN) return readiness::finish(op, r);
+  bool submit(Operation& op) noexcept override { return readiness::submit(*this, table_, op); }
+
+  // readiness::submit's hooks (readiness::Poller). Level-triggered, and unlike epoll's
+  // registration, poll() watches an fd only while it has waiters (wait() drops it from
+  // the list once they are gone): nothing would keep a cached "drained" current between
+  // operations, and a stale one would send the next operation through a whole poll()
+  // turn instead of one syscall. So every operation with an empty queue is tried.
+  static constexpr bool edge_triggered = false;
+  // Watching is joining the list of fds the next wait() builds its pollfd array from.
+  int watch(int fd, FdState& state) noexcept {
+    try {
+      waiting_.push_back(fd);
+    } catch (...) {
+      return -ENOMEM;
     }
-    if (state->slot == FdState::no_slot) {
-      try {
-        waiting_.push_back(fd);
-      } catch (...) {
-        return readiness::finish(op, -ENOMEM);
-      }
-      state->slot = static_cast<std::uint32_t>(waiting_.size() - 1);
-    }
-    queue.push_back(op);
-    return false;
+    state.slot = static_cast<std::uint32_t>(waiting_.size() - 1);
+    return 0;
   }
 
   void cancel(Operation& op) noexcept override { readiness::cancel(table_, op, sink_); }
@@ -94,10 +91,10 @@ class PollBackend final : public Backend {
       // POLLNVAL (closed under us) runs the queues too, so their operations finish with
       // EBADF instead of spinning here forever.
       if ((p.revents & read_revents) != 0) {
-        pushed += readiness::run_queue(state, Side::read, sink_, false);
+        pushed += readiness::run_queue(state, Side::read, sink_, edge_triggered);
       }
       if ((p.revents & write_revents) != 0) {
-        pushed += readiness::run_queue(state, Side::write, sink_, false);
+        pushed += readiness::run_queue(state, Side::write, sink_, edge_triggered);
       }
     }
     return pushed;
@@ -120,6 +117,7 @@ class PollBackend final : public Backend {
     table_.find(last)->slot = slot;
     waiting_.pop_back();
     state.slot = FdState::no_slot;
+    state.registered = false;  // the next operation that must wait lists it again
   }
 
   CompletionQueue& sink_;
