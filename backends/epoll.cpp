@@ -7,16 +7,15 @@
 #include "backends/epoll.hpp"
 
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <array>
-#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <new>
 
 #include "backends/readiness.hpp"
+#include "os/waker.hpp"
 
 namespace corio {
 namespace {
@@ -32,12 +31,8 @@ constexpr int write_side = static_cast<int>(Side::write);
 
 class EpollBackend final : public Backend {
  public:
-  EpollBackend(int epoll_fd, int wake_fd, CompletionQueue& sink) noexcept
-      : epoll_fd_(epoll_fd), wake_fd_(wake_fd), sink_(sink) {}
-  ~EpollBackend() override {
-    ::close(wake_fd_);
-    ::close(epoll_fd_);
-  }
+  EpollBackend(int epoll_fd, CompletionQueue& sink) noexcept : epoll_fd_(epoll_fd), sink_(sink) {}
+  ~EpollBackend() override { ::close(epoll_fd_); }
   EpollBackend(const EpollBackend&) = delete;
   EpollBackend& operator=(const EpollBackend&) = delete;
 
@@ -46,40 +41,18 @@ class EpollBackend final : public Backend {
     return Capability::edge_triggered;
   }
 
-  bool submit(Operation& op) noexcept override {
-    FdState* state = readiness::start_submit(table_, op);
-    if (state == nullptr) return true;
-    const int fd = static_cast<int>(op.handle);
-    const Side side = readiness::side_of(op.code);
-    const int s = static_cast<int>(side);
-    readiness::OpQueue& queue = state->queue(side);
-    // Waiting operations go first (FIFO); otherwise try at once unless the cache already
-    // knows the answer is EAGAIN.
-    if (queue.empty() && state->ready[s]) {
-      // A spurious EAGAIN is injected only before the fd is registered: registering
-      // reports its state as an edge, so nothing is lost (after that, an edge-triggered
-      // poller takes EAGAIN at its word, as the kernel guarantees it).
-      const bool spurious = !state->registered && readiness::spurious_eagain(op);
-      const std::intptr_t r = spurious ? -EAGAIN : readiness::perform(op);
-      if (r != -EAGAIN) {
-        if (readiness::exhausted(*state, op, r)) state->ready[s] = false;
-        return readiness::finish(op, r);
-      }
-      state->ready[s] = false;
-    }
-    if (!state->registered) {
-      // Registering reports the fd's current state as an edge, so readiness that
-      // arrived between the EAGAIN above and this call is not lost.
-      epoll_event ev{};
-      ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-      ev.data.fd = fd;
-      if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST) {
-        return readiness::finish(op, -errno);
-      }
-      state->registered = true;
-    }
-    queue.push_back(op);
-    return false;
+  bool submit(Operation& op) noexcept override { return readiness::submit(*this, table_, op); }
+
+  // readiness::submit's hooks (readiness::Poller).
+  static constexpr bool edge_triggered = true;
+  int watch(int fd, FdState& /*state*/) noexcept {
+    // Registering reports the fd's current state as an edge, so readiness that arrived
+    // between an EAGAIN and this call is not lost.
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.fd = fd;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST) return -errno;
+    return 0;
   }
 
   void cancel(Operation& op) noexcept override { readiness::cancel(table_, op, sink_); }
@@ -101,8 +74,8 @@ class EpollBackend final : public Backend {
     int pushed = 0;
     for (int i = 0; i < n; ++i) {
       const epoll_event& ev = events_[static_cast<std::size_t>(i)];
-      if (ev.data.fd == wake_fd_) {
-        drain_wake();
+      if (ev.data.fd == waker_.fd()) {
+        waker_.drain();
         continue;
       }
       FdState* state = table_.find(ev.data.fd);
@@ -113,24 +86,30 @@ class EpollBackend final : public Backend {
       if ((bits & (EPOLLHUP | EPOLLERR)) != 0) state->hup[write_side] = true;
       if ((bits & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) != 0) state->hup[read_side] = true;
       if ((bits & read_events) != 0) {
-        state->ready[read_side] = true;
-        pushed += readiness::run_queue(*state, Side::read, sink_, true);
+        pushed += readiness::run_queue(*state, Side::read, sink_, edge_triggered);
       }
       if ((bits & write_events) != 0) {
-        state->ready[write_side] = true;
-        pushed += readiness::run_queue(*state, Side::write, sink_, true);
+        pushed += readiness::run_queue(*state, Side::write, sink_, edge_triggered);
       }
     }
     return pushed;
   }
 
-  void wake() noexcept override {
-    // One write per wait is enough however many threads wake us.
-    if (woken_.exchange(true, std::memory_order_acq_rel)) return;
-    const std::uint64_t one = 1;
-    // EAGAIN would mean the counter is full, i.e. a wake-up is already pending.
-    while (::write(wake_fd_, &one, sizeof one) < 0 && errno == EINTR) {
+  void wake() noexcept override { waker_.wake(); }
+
+  // Opens the waker and adds it to the set; false with `ec` set if the kernel refuses.
+  bool open_waker(std::error_code& ec) noexcept {
+    waker_.open(ec);
+    if (ec) return false;
+    // Level-triggered: the waker stays readable until wait() drains it.
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = waker_.fd();
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, waker_.fd(), &ev) < 0) {
+      ec.assign(errno, std::system_category());
+      return false;
     }
+    return true;
   }
 
  private:
@@ -153,21 +132,10 @@ class EpollBackend final : public Backend {
     return ::epoll_wait(epoll_fd_, events_.data(), max_events, readiness::timeout_ms(timeout));
   }
 
-  void drain_wake() noexcept {
-    // Read first, then clear the flag (see PollBackend::drain_wake: clearing first lets
-    // the read swallow a racing wake()'s write while the flag stays set, and every
-    // later wake() is then lost).
-    std::uint64_t count = 0;
-    while (::read(wake_fd_, &count, sizeof count) < 0 && errno == EINTR) {
-    }
-    woken_.store(false, std::memory_order_release);
-  }
-
   int epoll_fd_;
-  int wake_fd_;
   CompletionQueue& sink_;
   readiness::FdTable table_;
-  std::atomic<bool> woken_{false};
+  sys::Waker waker_;
   bool has_pwait2_ = true;
   std::array<epoll_event, max_events> events_{};
 };
@@ -182,28 +150,13 @@ std::unique_ptr<Backend> open_epoll_backend(const BackendOptions& /*options*/,
     ec.assign(errno, std::system_category());
     return nullptr;
   }
-  const int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (wake_fd < 0) {
-    ec.assign(errno, std::system_category());
-    ::close(epoll_fd);
-    return nullptr;
-  }
-  // Level-triggered: the counter stays readable until wait() drains it.
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.fd = wake_fd;
-  if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev) < 0) {
-    ec.assign(errno, std::system_category());
-    ::close(wake_fd);
-    ::close(epoll_fd);
-    return nullptr;
-  }
-  std::unique_ptr<Backend> backend(new (std::nothrow) EpollBackend(epoll_fd, wake_fd, sink));
+  std::unique_ptr<EpollBackend> backend(new (std::nothrow) EpollBackend(epoll_fd, sink));
   if (!backend) {
     ec = std::make_error_code(std::errc::not_enough_memory);
-    ::close(wake_fd);
     ::close(epoll_fd);
+    return nullptr;
   }
+  if (!backend->open_waker(ec)) return nullptr;
   return backend;
 }
 

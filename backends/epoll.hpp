@@ -8,7 +8,7 @@
 
 namespace corio {
 
-/// Opens an epoll instance and its wake-up eventfd; sets `ec` if the kernel refuses.
+/// Opens an epoll instance and its waker; sets `ec` if the kernel refuses.
 std::unique_ptr<Backend> open_epoll_backend(const BackendOptions& options, CompletionQueue& sink,
                                             std::error_code& ec);
 

@@ -10,10 +10,8 @@
 
 #include <liburing.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -46,10 +44,12 @@ unsigned slice_count(const Operation& op) noexcept {
 
 IoUringBackend::~IoUringBackend() {
   if (ready_) io_uring_queue_exit(&ring_);  // also ends every armed multishot request
-  ::close(wake_fd_);
 }
 
 int IoUringBackend::init(unsigned depth) noexcept {
+  std::error_code ec;
+  waker_.open(ec);
+  if (ec) return -ec.value();
   io_uring_params p{};
   // A CQ four times the SQ absorbs bursts; overflow beyond it is kept by the kernel
   // (IORING_FEAT_NODROP) and flushed when we next enter.
@@ -162,10 +162,7 @@ int IoUringBackend::wait(std::chrono::nanoseconds timeout) noexcept {
 }
 
 void IoUringBackend::wake() noexcept {
-  if (woken_.exchange(true, std::memory_order_acq_rel)) return;
-  const std::uint64_t one = 1;
-  while (::write(wake_fd_, &one, sizeof one) < 0 && errno == EINTR) {
-  }
+  waker_.wake();
 }
 
 // Multishot accept is assumed: every kernel with these ring flags has accept, and one
@@ -317,25 +314,18 @@ int IoUringBackend::reap() noexcept {
   }
   cqes_.clear();
   reaping_ = false;
-  if (woke) {
-    // Drain the counter first, then clear the flag: a racing wake() either saw it set
-    // (and its work is picked up by this turn) or writes again after the drain.
-    std::uint64_t count = 0;
-    while (::read(wake_fd_, &count, sizeof count) < 0 && errno == EINTR) {
-    }
-    woken_.store(false, std::memory_order_release);
-  }
+  if (woke) waker_.drain();
   if (rearm) arm_wake();
   return static_cast<int>(pushed_ - pushed_before);
 }
 
-// A multishot poll rather than a read of the eventfd: the read completes through the
-// kernel's deferred task work and measured 3x slower for a cross-thread wake-up
+// A multishot poll rather than a read of the waker's eventfd: the read completes through
+// the kernel's deferred task work and measured 3x slower for a cross-thread wake-up
 // (corio-bench wake); draining the counter ourselves costs one read per wake.
 void IoUringBackend::arm_wake() noexcept {
   io_uring_sqe* sqe = get_sqe();
   if (sqe == nullptr) return;
-  io_uring_prep_poll_multishot(sqe, wake_fd_, POLLIN);
+  io_uring_prep_poll_multishot(sqe, waker_.fd(), POLLIN);
   io_uring_sqe_set_data64(sqe, kWake);
 }
 
@@ -344,15 +334,8 @@ void IoUringBackend::arm_wake() noexcept {
 std::unique_ptr<Backend> open_io_uring_backend(const BackendOptions& options, CompletionQueue& sink,
                                                std::error_code& ec) {
   ec.clear();
-  const int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (wake_fd < 0) {
-    ec.assign(errno, std::system_category());
-    return nullptr;
-  }
-  std::unique_ptr<uring::IoUringBackend> backend(new (std::nothrow)
-                                                     uring::IoUringBackend(wake_fd, sink));
+  std::unique_ptr<uring::IoUringBackend> backend(new (std::nothrow) uring::IoUringBackend(sink));
   if (!backend) {
-    ::close(wake_fd);
     ec = std::make_error_code(std::errc::not_enough_memory);
     return nullptr;
   }

@@ -12,7 +12,6 @@
 #include <liburing.h>
 #include <sys/socket.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string_view>
@@ -22,13 +21,14 @@
 #include "backends/io_uring_handles.hpp"
 #include "backends/io_uring_msg.hpp"
 #include "corio/backends/backend.hpp"
+#include "os/waker.hpp"
 
 namespace corio::uring {
 
 // user_data values. Operations, handle states and msghdr slots are at least 8-aligned,
 // so the low three bits tell what a completion belongs to.
 constexpr std::uint64_t kIgnore = 0;     // the completion of a cancel request
-constexpr std::uint64_t kWake = 1;       // the pending poll on the wake eventfd
+constexpr std::uint64_t kWake = 1;       // the pending poll on the waker
 constexpr std::uint64_t kRecvTag = 2;    // HandleState* | 2: its multishot recv
 constexpr std::uint64_t kAcceptTag = 3;  // HandleState* | 3: its multishot accept
 constexpr std::uint64_t kMsgTag = 4;     // MsgSlot* | 4: a recvfrom or sendto
@@ -46,12 +46,13 @@ inline sockaddr* sockaddr_of(SocketAddress* a) noexcept {
 
 class IoUringBackend final : public Backend {
  public:
-  IoUringBackend(int wake_fd, CompletionQueue& sink) noexcept : wake_fd_(wake_fd), sink_(sink) {}
+  explicit IoUringBackend(CompletionQueue& sink) noexcept : sink_(sink) {}
   ~IoUringBackend() override;
   IoUringBackend(const IoUringBackend&) = delete;
   IoUringBackend& operator=(const IoUringBackend&) = delete;
 
-  /// Creates the ring of `depth` entries and probes what the kernel has; -errno on failure.
+  /// Opens the waker, creates the ring of `depth` entries and probes what the kernel has;
+  /// -errno on failure.
   int init(unsigned depth) noexcept;
 
   [[nodiscard]] std::string_view name() const noexcept override { return "io_uring"; }
@@ -116,9 +117,8 @@ class IoUringBackend final : public Backend {
   io_uring ring_{};
   bool ready_ = false;
   int sqe_error_ = 0;  // why get_sqe() last failed
-  int wake_fd_;
+  sys::Waker waker_;   // closed after ~IoUringBackend has closed the ring
   CompletionQueue& sink_;
-  std::atomic<bool> woken_{false};
   MsgSlots msgs_;
 
   bool multishot_accept_ = false;

@@ -279,6 +279,8 @@ class IocpBackend final : public Backend {
     return pushed;
   }
 
+  // Not a sys::Waker: the port takes a user packet (PQCS), no descriptor needed. The
+  // coalescing flag follows os/waker.hpp's WakeFlag protocol (consume, then lower).
   void wake() noexcept override {
     // Coalesced: one packet in the port is enough however many threads call this.
     if (woken_.exchange(true, std::memory_order_acq_rel)) return;

@@ -2,8 +2,9 @@
 // EVFILT_WRITE with EV_CLEAR (edge-triggered) the first time an operation on it has to
 // wait, and keeps them until it is closed. Registrations are not separate syscalls: they
 // are queued as changes and handed to the kevent() call that waits, so a loop turn costs
-// one kevent() however many fds started waiting. Readiness is cached per fd exactly as in
-// epoll.cpp (a short stream read or short send marks the side drained/full).
+// one kevent() however many fds started waiting. Readiness is cached per fd as for epoll,
+// by the submit path they share (readiness::submit): a short stream read or short send
+// marks the side drained/full.
 //
 // Compiled and linked for macOS with zig's SDK headers; see docs/backends.md for where it
 // has actually run.
@@ -15,13 +16,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <new>
 #include <vector>
 
 #include "backends/readiness.hpp"
+#include "os/waker.hpp"
 
 namespace corio {
 namespace {
@@ -48,40 +49,25 @@ class KqueueBackend final : public Backend {
     return Capability::edge_triggered;
   }
 
-  bool submit(Operation& op) noexcept override {
-    FdState* state = readiness::start_submit(table_, op);
-    if (state == nullptr) return true;
-    const Side side = readiness::side_of(op.code);
-    const int s = static_cast<int>(side);
-    readiness::OpQueue& queue = state->queue(side);
-    // Waiting operations go first (FIFO); otherwise try at once unless the cache already
-    // knows the answer is EAGAIN.
-    if (queue.empty() && state->ready[s]) {
-      const std::intptr_t r = readiness::perform(op);
-      if (r != -EAGAIN) {
-        if (readiness::exhausted(*state, op, r)) state->ready[s] = false;
-        return readiness::finish(op, r);
-      }
-      state->ready[s] = false;
+  bool submit(Operation& op) noexcept override { return readiness::submit(*this, table_, op); }
+
+  // readiness::submit's hooks (readiness::Poller).
+  static constexpr bool edge_triggered = true;
+  int watch(int fd, FdState& /*state*/) noexcept {
+    // Adding a filter evaluates it at once (kqueue(2): the knote is activated if the
+    // condition already holds), so readiness that arrived between an EAGAIN and the
+    // kevent() that applies this change is reported, not lost.
+    const auto ident = static_cast<uintptr_t>(fd);
+    try {
+      changes_.emplace_back();
+      EV_SET(&changes_.back(), ident, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, nullptr);
+      changes_.emplace_back();
+      EV_SET(&changes_.back(), ident, EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0, nullptr);
+    } catch (...) {
+      drop_changes(fd);
+      return -ENOMEM;
     }
-    if (!state->registered) {
-      // Adding a filter evaluates it at once (kqueue(2): the knote is activated if the
-      // condition already holds), so readiness that arrived between the EAGAIN above and
-      // the kevent() that applies this change is reported, not lost.
-      const auto fd = static_cast<uintptr_t>(op.handle);
-      try {
-        changes_.emplace_back();
-        EV_SET(&changes_.back(), fd, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, nullptr);
-        changes_.emplace_back();
-        EV_SET(&changes_.back(), fd, EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0, nullptr);
-      } catch (...) {
-        drop_changes(op.handle);
-        return readiness::finish(op, -ENOMEM);
-      }
-      state->registered = true;
-    }
-    queue.push_back(op);
-    return false;
+    return 0;
   }
 
   void cancel(Operation& op) noexcept override { readiness::cancel(table_, op, sink_); }
@@ -133,9 +119,9 @@ class KqueueBackend final : public Backend {
     for (int i = 0; i < n; ++i) {
       const struct kevent& ev = events_[static_cast<std::size_t>(i)];
       if (ev.filter == EVFILT_USER) {
-        // EV_CLEAR on the user event resets it as it is reported; clear the flag after,
-        // as PollBackend::drain_wake explains.
-        woken_.store(false, std::memory_order_release);
+        // EV_CLEAR on the user event consumed it as it was reported: now lower the flag
+        // (the order os/waker.hpp's WakeFlag explains).
+        woken_.lower();
         continue;
       }
       FdState* state = table_.find(static_cast<native_handle>(ev.ident));
@@ -160,15 +146,15 @@ class KqueueBackend final : public Backend {
           state->hup[write_side] = true;
         }
       }
-      state->ready[s] = true;
-      pushed += readiness::run_queue(*state, side, sink_, true);
+      pushed += readiness::run_queue(*state, side, sink_, edge_triggered);
     }
     return pushed;
   }
 
+  // Not a sys::Waker: kqueue has a native user event, so no descriptor is needed. The
+  // coalescing and its ordering are WakeFlag's, as for the descriptor wakers.
   void wake() noexcept override {
-    // One trigger per wait is enough however many threads wake us.
-    if (woken_.exchange(true, std::memory_order_acq_rel)) return;
+    if (!woken_.raise()) return;
     struct kevent ev {};
     EV_SET(&ev, wake_ident, EVFILT_USER, 0, NOTE_TRIGGER, 0, nullptr);
     while (::kevent(kq_, &ev, 1, nullptr, 0, nullptr) < 0 && errno == EINTR) {
@@ -202,7 +188,7 @@ class KqueueBackend final : public Backend {
   readiness::FdTable table_;
   std::vector<struct kevent> changes_;  // applied by the next wait's kevent()
   std::vector<struct kevent> events_;
-  std::atomic<bool> woken_{false};
+  sys::WakeFlag woken_;
 };
 
 }  // namespace

@@ -5,16 +5,14 @@
 #include "backends/poll.hpp"
 
 #include <poll.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <new>
 #include <vector>
 
 #include "backends/readiness.hpp"
-#include "os/posix_fd.hpp"
+#include "os/waker.hpp"
 
 namespace corio {
 namespace {
@@ -27,38 +25,30 @@ constexpr short write_revents = POLLOUT | POLLHUP | POLLERR | POLLNVAL;
 
 class PollBackend final : public Backend {
  public:
-  PollBackend(int wake_read, int wake_write, CompletionQueue& sink) noexcept
-      : wake_read_(wake_read), wake_write_(wake_write), sink_(sink) {}
-  ~PollBackend() override {
-    ::close(wake_read_);
-    ::close(wake_write_);
-  }
+  explicit PollBackend(CompletionQueue& sink) noexcept : sink_(sink) {}
   PollBackend(const PollBackend&) = delete;
   PollBackend& operator=(const PollBackend&) = delete;
 
   [[nodiscard]] std::string_view name() const noexcept override { return "poll"; }
   [[nodiscard]] Capability capabilities() const noexcept override { return Capability::none; }
 
-  bool submit(Operation& op) noexcept override {
-    FdState* state = readiness::start_submit(table_, op);
-    if (state == nullptr) return true;
-    const int fd = static_cast<int>(op.handle);
-    readiness::OpQueue& queue = state->queue(readiness::side_of(op.code));
-    // Waiting operations go first (FIFO); otherwise try at once.
-    if (queue.empty()) {
-      const std::intptr_t r = readiness::spurious_eagain(op) ? -EAGAIN : readiness::perform(op);
-      if (r != -EAGAIN) return readiness::finish(op, r);
+  bool submit(Operation& op) noexcept override { return readiness::submit(*this, table_, op); }
+
+  // readiness::submit's hooks (readiness::Poller). Level-triggered, and unlike epoll's
+  // registration, poll() watches an fd only while it has waiters (wait() drops it from
+  // the list once they are gone): nothing would keep a cached "drained" current between
+  // operations, and a stale one would send the next operation through a whole poll()
+  // turn instead of one syscall. So every operation with an empty queue is tried.
+  static constexpr bool edge_triggered = false;
+  // Watching is joining the list of fds the next wait() builds its pollfd array from.
+  int watch(int fd, FdState& state) noexcept {
+    try {
+      waiting_.push_back(fd);
+    } catch (...) {
+      return -ENOMEM;
     }
-    if (state->slot == FdState::no_slot) {
-      try {
-        waiting_.push_back(fd);
-      } catch (...) {
-        return readiness::finish(op, -ENOMEM);
-      }
-      state->slot = static_cast<std::uint32_t>(waiting_.size() - 1);
-    }
-    queue.push_back(op);
-    return false;
+    state.slot = static_cast<std::uint32_t>(waiting_.size() - 1);
+    return 0;
   }
 
   void cancel(Operation& op) noexcept override { readiness::cancel(table_, op, sink_); }
@@ -73,7 +63,7 @@ class PollBackend final : public Backend {
   int wait(std::chrono::nanoseconds timeout) noexcept override {
     pollfds_.clear();  // keeps its capacity: no allocation in steady state
     try {
-      pollfds_.push_back(pollfd{wake_read_, POLLIN, 0});
+      pollfds_.push_back(pollfd{waker_.fd(), POLLIN, 0});
       for (std::size_t i = 0; i < waiting_.size();) {
         FdState& state = *table_.find(waiting_[i]);
         if (!state.has_waiters()) {  // emptied by completions or cancels since
@@ -92,7 +82,7 @@ class PollBackend final : public Backend {
     const int n = ::poll(pollfds_.data(), static_cast<nfds_t>(pollfds_.size()),
                          readiness::timeout_ms(timeout));
     if (n < 0) return -errno;
-    if (pollfds_[0].revents != 0) drain_wake();
+    if (pollfds_[0].revents != 0) waker_.drain();
     int pushed = 0;
     for (std::size_t i = 1; i < pollfds_.size(); ++i) {
       const pollfd& p = pollfds_[i];
@@ -101,22 +91,21 @@ class PollBackend final : public Backend {
       // POLLNVAL (closed under us) runs the queues too, so their operations finish with
       // EBADF instead of spinning here forever.
       if ((p.revents & read_revents) != 0) {
-        pushed += readiness::run_queue(state, Side::read, sink_, false);
+        pushed += readiness::run_queue(state, Side::read, sink_, edge_triggered);
       }
       if ((p.revents & write_revents) != 0) {
-        pushed += readiness::run_queue(state, Side::write, sink_, false);
+        pushed += readiness::run_queue(state, Side::write, sink_, edge_triggered);
       }
     }
     return pushed;
   }
 
-  void wake() noexcept override {
-    // One byte per wait is enough however many threads wake us.
-    if (woken_.exchange(true, std::memory_order_acq_rel)) return;
-    const char byte = 1;
-    // EAGAIN would mean the pipe is full, i.e. a wake-up is already pending.
-    while (::write(wake_write_, &byte, 1) < 0 && errno == EINTR) {
-    }
+  void wake() noexcept override { waker_.wake(); }
+
+  // Opens the waker; false with `ec` set if the OS refuses.
+  bool open_waker(std::error_code& ec) noexcept {
+    waker_.open(ec);
+    return !ec;
   }
 
  private:
@@ -128,31 +117,14 @@ class PollBackend final : public Backend {
     table_.find(last)->slot = slot;
     waiting_.pop_back();
     state.slot = FdState::no_slot;
+    state.registered = false;  // the next operation that must wait lists it again
   }
 
-  void drain_wake() noexcept {
-    // Read first, then clear the flag. Clearing first loses wake-ups: a wake() landing
-    // between the two would see the flag clear, write its byte, and have it swallowed
-    // by our read, leaving the flag set with the pipe empty, so every later wake()
-    // would skip its write. A wake() landing after the read but before the clear is
-    // skipped harmlessly: this wait is already returning, and the caller's state
-    // change was made before it called wake().
-    char buf[64];
-    for (;;) {
-      const ssize_t r = ::read(wake_read_, buf, sizeof buf);
-      if (r > 0 || (r < 0 && errno == EINTR)) continue;
-      break;  // EAGAIN: empty
-    }
-    woken_.store(false, std::memory_order_release);
-  }
-
-  int wake_read_;
-  int wake_write_;
   CompletionQueue& sink_;
   readiness::FdTable table_;
   std::vector<int> waiting_;  // fds whose queues may be non-empty
   std::vector<pollfd> pollfds_;
-  std::atomic<bool> woken_{false};
+  sys::Waker waker_;
 };
 
 }  // namespace
@@ -160,18 +132,12 @@ class PollBackend final : public Backend {
 std::unique_ptr<Backend> open_poll_backend(const BackendOptions& /*options*/, CompletionQueue& sink,
                                            std::error_code& ec) {
   ec.clear();
-  // A pipe rather than an eventfd: the fallback must not depend on Linux extras.
-  int fds[2];
-  if (posix::open_pipe(fds) < 0) {
-    ec.assign(errno, std::system_category());
-    return nullptr;
-  }
-  std::unique_ptr<Backend> backend(new (std::nothrow) PollBackend(fds[0], fds[1], sink));
+  std::unique_ptr<PollBackend> backend(new (std::nothrow) PollBackend(sink));
   if (!backend) {
     ec = std::make_error_code(std::errc::not_enough_memory);
-    ::close(fds[0]);
-    ::close(fds[1]);
+    return nullptr;
   }
+  if (!backend->open_waker(ec)) return nullptr;
   return backend;
 }
 

@@ -8,7 +8,7 @@
 
 namespace corio {
 
-/// Opens the poll() backend and its wake-up pipe; sets `ec` if the pipe cannot be made.
+/// Opens the poll() backend and its waker; sets `ec` if the waker cannot be made.
 std::unique_ptr<Backend> open_poll_backend(const BackendOptions& options, CompletionQueue& sink,
                                            std::error_code& ec);
 

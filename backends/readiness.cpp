@@ -35,6 +35,24 @@ std::intptr_t note_asked(Operation& op, std::size_t asked, std::intptr_t r) noex
   return r;
 }
 
+// Fault injection (os/faults.hpp): whether to pretend `op`'s call said EAGAIN. Callers
+// ask only where the poller will report the fd again without a new edge.
+bool spurious_eagain(const Operation& op) noexcept {
+  // Not for connect: its first call must really happen, or the wait for writability
+  // would watch an unconnected socket.
+  return op.code != OpCode::connect && faults::hit(faults::Kind::eagain, op.handle);
+}
+
+// perform(), or a spurious EAGAIN where `may_fake` allows one; with `edge_triggered`, a
+// real or pretended EAGAIN, or a result that exhausted the fd, marks the side not ready.
+std::intptr_t attempt(FdState& state, Operation& op, bool edge_triggered, bool may_fake) noexcept {
+  const std::intptr_t r = may_fake && spurious_eagain(op) ? -EAGAIN : perform(op);
+  if (edge_triggered && (r == -EAGAIN || exhausted(state, op, r))) {
+    state.ready[static_cast<int>(side_of(op.code))] = false;
+  }
+  return r;
+}
+
 }  // namespace
 
 std::intptr_t perform(Operation& op) noexcept {
@@ -97,12 +115,6 @@ void FdTable::reset(native_handle fd) noexcept {
   if (FdState* state = find(fd)) *state = FdState{};
 }
 
-bool spurious_eagain(const Operation& op) noexcept {
-  // Not for connect: its first call must really happen, or the wait for writability
-  // would watch an unconnected socket.
-  return op.code != OpCode::connect && faults::hit(faults::Kind::eagain, op.handle);
-}
-
 bool exhausted(FdState& state, const Operation& op, std::intptr_t result) noexcept {
   if (result <= 0 || static_cast<std::size_t>(result) >= op.length) return false;
   if (op.backend_state == asked_less) return false;
@@ -122,25 +134,29 @@ bool exhausted(FdState& state, const Operation& op, std::intptr_t result) noexce
   }
 }
 
-int run_queue(FdState& state, Side side, CompletionQueue& sink, bool track_readiness) noexcept {
+std::intptr_t try_now(FdState& state, Operation& op, bool edge_triggered) noexcept {
+  // A level-triggered poller reports the fd again at once, so a spurious EAGAIN is
+  // always safe there. An edge-triggered one may have one only before the fd is
+  // watched: watching reports the current state as an edge, so nothing is lost. After
+  // that, EAGAIN is the kernel's word that an edge will follow, and faking it could
+  // leave the operation waiting for an edge that already came.
+  return attempt(state, op, edge_triggered, !edge_triggered || !state.registered);
+}
+
+int run_queue(FdState& state, Side side, CompletionQueue& sink, bool edge_triggered) noexcept {
+  const int s = static_cast<int>(side);
+  if (edge_triggered) state.ready[s] = true;
   OpQueue& queue = state.queue(side);
   int pushed = 0;
   while (Operation* op = queue.front()) {
-    // Spurious EAGAIN only where readiness is level-triggered: the poller reports the
-    // fd again at once. An edge-triggered backend trusts EAGAIN as the kernel's word.
-    const std::intptr_t r = (!track_readiness && spurious_eagain(*op)) ? -EAGAIN : perform(*op);
-    if (r == -EAGAIN) {
-      if (track_readiness) state.ready[static_cast<int>(side)] = false;
-      break;
-    }
+    // The fd is watched here, so (as in try_now) only a level-triggered poller may fake.
+    const std::intptr_t r = attempt(state, *op, edge_triggered, !edge_triggered);
+    if (r == -EAGAIN) break;
     queue.remove(*op);
     op->result = r;
     sink.push(*op);
     ++pushed;
-    if (track_readiness && exhausted(state, *op, r)) {
-      state.ready[static_cast<int>(side)] = false;
-      break;
-    }
+    if (!state.ready[s]) break;  // exhausted (edge-triggered only)
   }
   return pushed;
 }

@@ -1,9 +1,12 @@
 // Shared by the readiness backends (epoll, kqueue, poll): the non-blocking socket
-// calls that stand in for a completion kernel, and the per-fd wait queues that hold the
-// operations which met EAGAIN until the poller says the fd is ready again.
+// calls that stand in for a completion kernel, the per-fd wait queues that hold the
+// operations which met EAGAIN until the poller says the fd is ready again, and the one
+// submit path (submit() below) each poller plugs its registration into.
 #pragma once
 
+#include <cerrno>
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -62,7 +65,7 @@ struct FdState {
   // Sticky hang-up seen per side: after EOF/error no further edge will come, so a short
   // read must not clear `ready` any more.
   bool hup[2] = {false, false};
-  bool registered = false;  // known to the kernel poller
+  bool registered = false;  // watched by the poller (Poller::watch succeeded)
   HandleKind kind = HandleKind::unknown;
   std::uint32_t slot = no_slot;  // position in a backend's list of fds with waiters
 
@@ -106,21 +109,58 @@ inline bool finish(Operation& op, std::intptr_t result) noexcept {
 /// right here, with its result set (-EBADF, -ENOMEM).
 FdState* start_submit(FdTable& table, Operation& op) noexcept;
 
-/// Fault injection (os/faults.hpp): whether to pretend `op`'s call said
-/// EAGAIN. Only safe where the poller will report the fd again without a new edge.
-bool spurious_eagain(const Operation& op) noexcept;
-
 /// Whether `result` of `op` proves the fd has nothing more to give (a stream recv shorter
 /// than asked) or no more room (a send shorter than asked). May ask the OS the socket
 /// type once per fd. Never true after a hang-up on that side.
 bool exhausted(FdState& state, const Operation& op, std::intptr_t result) noexcept;
 
-/// Runs `side`'s queue of `fd` after the poller reported readiness: performs each
-/// operation in FIFO order, pushes finished ones to `sink`, and stops at the first
-/// EAGAIN. With `track_readiness` (edge-triggered), also stops after an operation that
-/// exhausted the fd, and records in `state.ready` that the side is no longer ready.
+/// submit()'s first attempt at `op` (its queue being empty): perform() with the test
+/// faults, and for an edge-triggered poller, `state.ready` updated from the result.
+std::intptr_t try_now(FdState& state, Operation& op, bool edge_triggered) noexcept;
+
+/// What a readiness poller plugs into submit().
+template <class P>
+concept Poller = requires(P& poller, int fd, FdState& state) {
+  /// Whether the poller reports edges (epoll's EPOLLET, kqueue's EV_CLEAR), which lets
+  /// FdState::ready cache readiness between them; false for level-triggered poll().
+  { P::edge_triggered } -> std::convertible_to<bool>;
+  /// Starts watching both sides of `fd`: 0, or -errno to end the operation that had to
+  /// wait. Called when an operation must wait on an fd not yet `registered`. The poller
+  /// must also report readiness that arrived before the call (registering reports the
+  /// current state), or an operation that met EAGAIN just before could wait forever.
+  { poller.watch(fd, state) } -> std::same_as<int>;
+  requires noexcept(poller.watch(fd, state));
+};
+
+/// Backend::submit for every readiness poller: waiting operations go first (FIFO);
+/// otherwise the call is tried at once, unless the cache already knows it would say
+/// EAGAIN. An operation that must wait is queued, its fd watched once until the poller
+/// forgets it. A template rather than a virtual hook: this runs on every operation.
+template <Poller P>
+bool submit(P& poller, FdTable& table, Operation& op) noexcept {
+  FdState* state = start_submit(table, op);
+  if (state == nullptr) return true;
+  const Side side = side_of(op.code);
+  OpQueue& queue = state->queue(side);
+  if (queue.empty() && (!P::edge_triggered || state->ready[static_cast<int>(side)])) {
+    const std::intptr_t r = try_now(*state, op, P::edge_triggered);
+    if (r != -EAGAIN) return finish(op, r);
+  }
+  if (!state->registered) {
+    const int error = poller.watch(static_cast<int>(op.handle), *state);
+    if (error != 0) return finish(op, error);
+    state->registered = true;
+  }
+  queue.push_back(op);
+  return false;
+}
+
+/// Runs `side`'s queue after the poller reported that side of its fd ready: performs
+/// each operation in FIFO order, pushes finished ones to `sink`, and stops at the first
+/// EAGAIN. With `edge_triggered`, marks the side ready first, and stops after an
+/// operation that exhausted the fd, recording in `state.ready` that it is ready no more.
 /// Returns the number of completions pushed.
-int run_queue(FdState& state, Side side, CompletionQueue& sink, bool track_readiness) noexcept;
+int run_queue(FdState& state, Side side, CompletionQueue& sink, bool edge_triggered) noexcept;
 
 /// If `op` waits in its fd's queue, unlinks it and pushes it to `sink` with -ECANCELED;
 /// otherwise (finished, delivered or unknown) does nothing. Returns whether it did.

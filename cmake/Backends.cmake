@@ -23,9 +23,10 @@ if(UNIX)
   # Shared by the readiness backends: the non-blocking socket calls and per-fd queues.
   list(APPEND CORIO_BACKEND_SOURCES backends/readiness.cpp)
   # The OS layer's POSIX files: synchronous socket calls, signal delivery, descriptors,
-  # the readiness backends' non-blocking calls (every backend on the platform shares them).
+  # the readiness backends' non-blocking calls (every backend on the platform shares them),
+  # the cross-thread waker epoll, poll and io_uring wait on.
   list(APPEND CORIO_OS_SOURCES os/net_posix.cpp os/signals_posix.cpp os/posix_fd.cpp
-       os/nb_io_posix.cpp os/pipe_posix.cpp)
+       os/nb_io_posix.cpp os/pipe_posix.cpp os/waker_posix.cpp)
   # The sockaddr headers os/address.cpp builds addresses with (os/sockaddr.hpp).
   list(APPEND CORIO_BACKEND_DEFINITIONS CORIO_SOCKADDR_HEADER="os/sockaddr_posix.hpp")
 
@@ -35,6 +36,8 @@ if(UNIX)
   check_cxx_symbol_exists(accept4 sys/socket.h CORIO_HAVE_ACCEPT4)
   check_cxx_symbol_exists(SOCK_NONBLOCK sys/socket.h CORIO_HAVE_SOCK_NONBLOCK)
   check_cxx_symbol_exists(pipe2 unistd.h CORIO_HAVE_PIPE2)
+  # The waker's one-descriptor form (os/waker_posix.cpp); a pipe pair without it.
+  check_cxx_symbol_exists(eventfd sys/eventfd.h CORIO_HAVE_EVENTFD)
   # BSD: a per-socket "no SIGPIPE" option, set on every socket corio makes, so that even
   # a write without MSG_NOSIGNAL to a vanished peer gives EPIPE rather than a signal.
   check_cxx_symbol_exists(SO_NOSIGPIPE sys/socket.h CORIO_HAVE_SO_NOSIGPIPE)
@@ -48,7 +51,8 @@ if(UNIX)
   else()
     set(CORIO_HAVE_ABSTRACT_UNIX_SOCKETS OFF)
   endif()
-  foreach(capability ACCEPT4 SOCK_NONBLOCK PIPE2 SO_NOSIGPIPE SA_LEN ABSTRACT_UNIX_SOCKETS)
+  foreach(capability ACCEPT4 SOCK_NONBLOCK PIPE2 EVENTFD SO_NOSIGPIPE SA_LEN
+                     ABSTRACT_UNIX_SOCKETS)
     if(CORIO_HAVE_${capability})
       list(APPEND CORIO_BACKEND_DEFINITIONS CORIO_HAVE_${capability}=1)
     endif()
