@@ -15,6 +15,7 @@
 #include <new>
 
 #include "backends/readiness.hpp"
+#include "os/timespec.hpp"
 #include "os/waker.hpp"
 
 namespace corio {
@@ -121,8 +122,7 @@ class EpollBackend final : public Backend {
       timespec ts{};
       timespec* tsp = nullptr;
       if (timeout >= std::chrono::nanoseconds::zero()) {
-        ts.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
-        ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
+        ts = sys::to_timespec<timespec>(timeout);
         tsp = &ts;
       }
       const int n = ::epoll_pwait2(epoll_fd_, events_.data(), max_events, tsp, nullptr);

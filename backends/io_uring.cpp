@@ -23,6 +23,7 @@
 #include "backends/fault_points.hpp"
 #include "backends/io_uring_backend.hpp"
 #include "os/nb_io.hpp"
+#include "os/timespec.hpp"
 
 namespace corio {
 namespace uring {
@@ -145,9 +146,7 @@ int IoUringBackend::wait(std::chrono::nanoseconds timeout) noexcept {
   } else if (timeout < std::chrono::nanoseconds::zero()) {
     rc = io_uring_submit_and_wait(&ring_, 1);
   } else {
-    __kernel_timespec ts{};
-    ts.tv_sec = static_cast<long long>(timeout.count() / 1'000'000'000);
-    ts.tv_nsec = static_cast<long long>(timeout.count() % 1'000'000'000);
+    __kernel_timespec ts = sys::to_timespec<__kernel_timespec>(timeout);
     io_uring_cqe* cqe = nullptr;
     rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
   }

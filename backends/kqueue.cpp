@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "backends/readiness.hpp"
+#include "os/timespec.hpp"
 #include "os/waker.hpp"
 
 namespace corio {
@@ -99,8 +100,7 @@ class KqueueBackend final : public Backend {
     timespec ts{};
     const timespec* tsp = nullptr;
     if (timeout >= std::chrono::nanoseconds::zero()) {
-      ts.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
-      ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
+      ts = sys::to_timespec<timespec>(timeout);
       tsp = &ts;
     }
     const int n = ::kevent(kq_, changes_.data(), static_cast<int>(changes_.size()), events_.data(),

@@ -52,7 +52,8 @@ class ServerState : public std::enable_shared_from_this<ServerState> {
   };
 
   StreamHandler handler;
-  ServerOptions options;
+  ServerOptions options;          // its tls pointer is not used after the start
+  std::optional<TlsContext> tls;  // the server's own share of options.tls
   std::vector<Socket> listeners;
   std::vector<Address> addresses;
   std::string unix_path;                   // a socket file to remove once closed
@@ -190,7 +191,7 @@ Coro<std::shared_ptr<StreamConn>> handshake(ServerState& s, Socket sock) {
     std::unique_ptr<Transport> plain = socket_transport(std::move(sock));
     std::string no_name;
     std::unique_ptr<Transport> session = co_await detail::start_tls_session(
-        std::move(plain), *s.options.tls, std::move(no_name), s.options.tls_handshake_timeout);
+        std::move(plain), *s.tls, std::move(no_name), s.options.tls_handshake_timeout);
     co_return std::make_shared<StreamConn>(std::move(session), s.options.limit);
   } catch (const std::exception& e) {
     // asyncio reports these to the loop's exception handler and closes the transport.
@@ -295,13 +296,13 @@ Coro<void> shutdown_impl(std::shared_ptr<ServerState> s, Duration grace) {
 }
 
 Server start_listening(StreamHandler handler, std::vector<Address> addrs,
-                       const ServerOptions& options, std::string unix_path) {
+                       const ServerOptions& options, std::optional<TlsContext> tls,
+                       std::string unix_path) {
   if (!handler) throw std::invalid_argument("corio: a server needs a handler");
   if (addrs.empty()) throw std::invalid_argument("corio: no address to listen on");
-  if (options.tls && options.tls->role() != TlsRole::server) {
-    throw std::invalid_argument("corio: a TLS server needs a server context (TlsContext::server)");
-  }
   auto state = std::make_shared<ServerState>(std::move(handler), options);
+  state->tls = std::move(tls);
+  state->options.tls = nullptr;  // it may dangle from now on: state->tls is the one
   state->unix_path = std::move(unix_path);
   state->start(std::move(addrs));
   return Server(std::move(state));
@@ -331,7 +332,7 @@ void ServerState::start(std::vector<Address> addrs) {
 
 void ServerState::start_connection(Socket sock) {
   std::shared_ptr<StreamConn> conn;
-  if (!options.tls) {
+  if (!tls) {
     conn = std::make_shared<StreamConn>(std::move(sock), options.limit);
     if (options.idle_timeout) conn->track_idle();
   }
@@ -460,18 +461,34 @@ void Server::abort_clients() noexcept {
   if (s_) s_->for_each_conn(&detail::StreamConn::abort);
 }
 
-Coro<Server> start_server(StreamHandler handler, std::string host, std::uint16_t port,
-                          ServerOptions options) {
+// The public start_*() are plain functions: they take the server's share of the TLS
+// context before the coroutine that listens starts (ServerOptions only points at it).
+namespace {
+
+std::optional<TlsContext> own_tls(const ServerOptions& options) {
+  if (options.tls == nullptr) return std::nullopt;
+  if (options.tls->role() != TlsRole::server) {
+    throw std::invalid_argument("corio: a TLS server needs a server context (TlsContext::server)");
+  }
+  return *options.tls;
+}
+
+Coro<Server> serve_host(StreamHandler handler, std::string host, std::uint16_t port,
+                        ServerOptions options, std::optional<TlsContext> tls) {
   std::vector<Address> addrs = co_await resolve(std::move(host), port);
-  co_return detail::start_listening(std::move(handler), std::move(addrs), options, {});
+  co_return detail::start_listening(std::move(handler), std::move(addrs), options, std::move(tls),
+                                    {});
 }
 
-Coro<Server> start_server(StreamHandler handler, Address addr, ServerOptions options) {
+Coro<Server> serve_address(StreamHandler handler, Address addr, ServerOptions options,
+                           std::optional<TlsContext> tls) {
   std::vector<Address> addrs{addr};
-  co_return detail::start_listening(std::move(handler), std::move(addrs), options, {});
+  co_return detail::start_listening(std::move(handler), std::move(addrs), options, std::move(tls),
+                                    {});
 }
 
-Coro<Server> start_unix_server(StreamHandler handler, std::string path, ServerOptions options) {
+Coro<Server> serve_unix(StreamHandler handler, std::string path, ServerOptions options,
+                        std::optional<TlsContext> tls) {
   std::string file;
   if (!path.empty() && path[0] != '@') {
     // A socket file left by a server that is gone would make bind() fail with
@@ -481,7 +498,26 @@ Coro<Server> start_unix_server(StreamHandler handler, std::string path, ServerOp
     file = path;
   }
   std::vector<Address> addrs{Address::local(path)};
-  co_return detail::start_listening(std::move(handler), std::move(addrs), options, std::move(file));
+  co_return detail::start_listening(std::move(handler), std::move(addrs), options, std::move(tls),
+                                    std::move(file));
+}
+
+}  // namespace
+
+Coro<Server> start_server(StreamHandler handler, std::string host, std::uint16_t port,
+                          ServerOptions options) {
+  std::optional<TlsContext> tls = own_tls(options);
+  return serve_host(std::move(handler), std::move(host), port, options, std::move(tls));
+}
+
+Coro<Server> start_server(StreamHandler handler, Address addr, ServerOptions options) {
+  std::optional<TlsContext> tls = own_tls(options);
+  return serve_address(std::move(handler), addr, options, std::move(tls));
+}
+
+Coro<Server> start_unix_server(StreamHandler handler, std::string path, ServerOptions options) {
+  std::optional<TlsContext> tls = own_tls(options);
+  return serve_unix(std::move(handler), std::move(path), options, std::move(tls));
 }
 
 }  // namespace corio

@@ -157,25 +157,44 @@ Coro<Socket> connect_with_timeout(Address addr, std::optional<Duration> limit) {
   co_return co_await timeout(*limit).run(connect(addr));
 }
 
-Coro<std::pair<StreamReader, StreamWriter>> streams_for(Socket sock, StreamOptions options,
-                                                        std::string host) {
+// What a connection's TLS needs, owned: StreamOptions only points at the context and
+// views the name for the duration of the call. A class with a constructor, not an
+// aggregate: GCC 12 copies an aggregate coroutine parameter with a non-trivial
+// destructor wrongly when it comes from a temporary.
+class TlsPlan {
+ public:
+  TlsPlan(const StreamOptions& o, std::string_view host)
+      : name_(o.server_hostname.empty() ? host : o.server_hostname),
+        timeout_(o.tls_handshake_timeout) {
+    if (o.tls == nullptr) return;
+    if (o.tls->role() != TlsRole::client) {
+      throw std::invalid_argument("corio: open_connection() needs a client TLS context");
+    }
+    ctx_ = *o.tls;
+  }
+  [[nodiscard]] const std::optional<TlsContext>& context() const noexcept { return ctx_; }
+  [[nodiscard]] std::string& name() noexcept { return name_; }
+  [[nodiscard]] Duration timeout() const noexcept { return timeout_; }
+
+ private:
+  std::optional<TlsContext> ctx_;
+  std::string name_;
+  Duration timeout_;
+};
+
+Coro<std::pair<StreamReader, StreamWriter>> streams_for(Socket sock, std::size_t limit,
+                                                        TlsPlan& tls) {
   // asyncio sets TCP_NODELAY on every TCP transport: writes are already coalesced in the
   // buffer, and Nagle's delay would only add latency to request/response traffic.
   const AddressFamily family = sock.local_address().family();
   if (family == AddressFamily::ipv4 || family == AddressFamily::ipv6) {
     sock.set_option(SocketOption::no_delay, 1);
   }
-  if (!options.tls) co_return make_streams(std::move(sock), options.limit);
-  if (options.tls->role() != TlsRole::client) {
-    throw std::invalid_argument("corio: open_connection() needs a client TLS context");
-  }
-  // A named local, not a conditional expression: GCC 12 copies a coroutine's by-value
-  // parameter from such a temporary wrongly (seen as a corrupt string here).
-  std::string name = options.server_hostname.empty() ? std::move(host) : options.server_hostname;
+  if (!tls.context()) co_return make_streams(std::move(sock), limit);
   std::unique_ptr<Transport> plain = socket_transport(std::move(sock));
   std::unique_ptr<Transport> session = co_await detail::start_tls_session(
-      std::move(plain), *options.tls, std::move(name), options.tls_handshake_timeout);
-  co_return make_streams(std::move(session), options.limit);
+      std::move(plain), *tls.context(), std::move(tls.name()), tls.timeout());
+  co_return make_streams(std::move(session), limit);
 }
 
 }  // namespace
@@ -330,21 +349,39 @@ StreamReader make_stream_reader(std::size_t limit) {
   return StreamReader(std::make_shared<StreamConn>(StreamConn::Fed{}, limit));
 }
 
+// The public open_*() are plain functions: they copy what the options point at into a
+// TlsPlan before the coroutine that connects starts.
+namespace {
+
+Coro<std::pair<StreamReader, StreamWriter>> open_host(std::string host, std::uint16_t port,
+                                                      StreamOptions options, TlsPlan tls) {
+  Socket s = co_await connect(host, port, options.timeout);
+  co_return co_await streams_for(std::move(s), options.limit, tls);
+}
+
+Coro<std::pair<StreamReader, StreamWriter>> open_address(Address addr, StreamOptions options,
+                                                         TlsPlan tls) {
+  Socket s = co_await connect_with_timeout(addr, options.timeout);
+  co_return co_await streams_for(std::move(s), options.limit, tls);
+}
+
+}  // namespace
+
 Coro<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, std::uint16_t port,
                                                             StreamOptions options) {
-  Socket s = co_await connect(host, port, options.timeout);
-  co_return co_await streams_for(std::move(s), std::move(options), std::move(host));
+  TlsPlan tls(options, host);
+  return open_host(std::move(host), port, options, std::move(tls));
 }
 
 Coro<std::pair<StreamReader, StreamWriter>> open_connection(Address addr, StreamOptions options) {
-  Socket s = co_await connect_with_timeout(addr, options.timeout);
-  co_return co_await streams_for(std::move(s), std::move(options), addr.host());
+  TlsPlan tls(options, addr.family() == AddressFamily::local ? std::string() : addr.host());
+  return open_address(addr, options, std::move(tls));
 }
 
 Coro<std::pair<StreamReader, StreamWriter>> open_unix_connection(std::string path,
                                                                  StreamOptions options) {
-  Socket s = co_await connect_with_timeout(Address::local(path), options.timeout);
-  co_return co_await streams_for(std::move(s), std::move(options), std::string());
+  TlsPlan tls(options, std::string_view());
+  return open_address(Address::local(path), options, std::move(tls));
 }
 
 }  // namespace corio

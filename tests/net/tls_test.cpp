@@ -57,10 +57,14 @@ TlsContext client_context() {
   return c;
 }
 
-StreamOptions tls_options(TlsContext ctx, std::string name = {}) {
+// The contexts the options point at, alive for the whole test.
+std::vector<std::unique_ptr<TlsContext>> kept;
+
+StreamOptions tls_options(TlsContext ctx, std::string_view name = {}) {
+  kept.push_back(std::make_unique<TlsContext>(std::move(ctx)));
   StreamOptions o;
-  o.tls = std::move(ctx);
-  o.server_hostname = std::move(name);
+  o.tls = kept.back().get();
+  o.server_hostname = name;
   return o;
 }
 
@@ -78,7 +82,7 @@ Coro<void> echo_lines(StreamReader r, StreamWriter w) {
 
 Coro<Server> tls_echo_server(TlsContext ctx, StreamHandler handler = echo_lines) {
   ServerOptions so;
-  so.tls = std::move(ctx);
+  so.tls = &ctx;  // read by start_server() only: the server keeps its own share
   so.tls_handshake_timeout = 2s;
   co_return co_await start_server(std::move(handler), "127.0.0.1", 0, so);
 }

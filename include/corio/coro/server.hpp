@@ -10,6 +10,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "corio/coro/coro.hpp"
@@ -47,11 +48,15 @@ struct ServerOptions {
   /// Serve TLS with this server context (asyncio's ssl=): each connection's handshake
   /// runs before its handler, which gets the same streams as over plaintext. A failed
   /// handshake is logged to stderr and closes that connection only.
-  std::optional<TlsContext> tls;
+  /// Only read when the server starts: it keeps its own share of the context.
+  const TlsContext* tls = nullptr;
   /// Bounds each TLS handshake (asyncio's ssl_handshake_timeout): a client that never
   /// finishes it is disconnected.
   Duration tls_handshake_timeout = std::chrono::seconds(60);
 };
+// Trivially destructible on purpose, like StreamOptions (GCC 12 and aggregate
+// temporaries in co_await expressions).
+static_assert(std::is_trivially_destructible_v<ServerOptions>);
 
 namespace detail {
 class ServerState;

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "corio/coro/coro.hpp"
@@ -59,14 +60,19 @@ struct StreamOptions {
   std::size_t limit = default_stream_limit;
   /// Bounds the whole connection attempt, resolution included (TimeoutError).
   std::optional<Duration> timeout;
-  /// Speak TLS with this client context (asyncio's ssl=).
-  std::optional<TlsContext> tls;
+  /// Speak TLS with this client context (asyncio's ssl=). Only read during the call:
+  /// the connection keeps its own share of the context.
+  const TlsContext* tls = nullptr;
   /// The name the server's certificate must carry, sent as SNI; defaults to the host
-  /// connected to (asyncio's server_hostname).
-  std::string server_hostname;
+  /// connected to (asyncio's server_hostname). Copied during the call.
+  std::string_view server_hostname;
   /// Bounds the TLS handshake (asyncio's ssl_handshake_timeout, 60 s there too).
   Duration tls_handshake_timeout = std::chrono::seconds(60);
 };
+// Trivially destructible on purpose: GCC 12 mishandles an aggregate temporary with a
+// non-trivial destructor inside a co_await expression (it frees it twice), and
+// `co_await open_connection(host, port, {.tls = &ctx})` is how this is used.
+static_assert(std::is_trivially_destructible_v<StreamOptions>);
 
 namespace detail {
 class StreamConn;
