@@ -426,6 +426,58 @@ TEST_P(TlsTest, ACancelledTlsReadLosesNoBytes) {
   run(main());
 }
 
+TEST_P(TlsTest, ContextsFromPemTextPickACertificateByNameAndRefuseBadSettings) {
+  auto main = []() -> Coro<void> {
+    // The default context has the untrusted CA's certificate; the SNI callback swaps in
+    // the real one for "localhost", from PEM text in memory.
+    TlsContext real = TlsContext::server(cert("other.pem"), cert("other.key"));
+    real.load_cert_chain_pem(slurp(cert("server.pem")), slurp(cert("server.key")));
+    TlsContext fallback = server_context("other");
+    fallback.set_sni_callback([real](std::string_view name) -> std::optional<TlsContext> {
+      if (name == "localhost") return real;
+      return std::nullopt;
+    });
+    Server server = co_await tls_echo_server(fallback);
+    const std::uint16_t port = server.addresses()[0].port();
+    TlsContext from_pem = TlsContext::client();
+    from_pem.load_verify_pem(slurp(cert("ca.pem")));
+    auto [r, w] = co_await open_connection("localhost", port, tls_options(from_pem));
+    w.write("by name\n");
+    EXPECT_EQ(co_await r.readline(), "by name\n");
+    EXPECT_EQ(w.tls_info()->server_name, "localhost");
+    w.close();
+    co_await w.wait_closed();
+    // An IP sends no SNI: the default (untrusted) certificate comes back.
+    bool refused = false;
+    try {
+      auto streams = co_await open_connection("127.0.0.1", port, tls_options(from_pem));
+      (void)streams;
+    } catch (const TlsError& e) {
+      refused = e.code() == TlsErrc::verification;
+    }
+    EXPECT_TRUE(refused);
+    server.close();
+    co_await server.wait_closed();
+  };
+  run(main());
+  // Refused settings are TlsError(configuration), with OpenSSL's reason.
+  auto code_of = [](auto&& f) {
+    try {
+      f();
+    } catch (const TlsError& e) {
+      return e.code();
+    }
+    return std::error_code();
+  };
+  EXPECT_EQ(code_of([] { (void)TlsContext::server(cert("server.pem"), cert("client.key")); }),
+            TlsErrc::configuration);
+  EXPECT_EQ(code_of([] { (void)TlsContext::server(cert("missing.pem"), cert("server.key")); }),
+            TlsErrc::configuration);
+  EXPECT_EQ(code_of([] { TlsContext::client().load_verify_pem("not a certificate"); }),
+            TlsErrc::configuration);
+  EXPECT_EQ(code_of([] { TlsContext::client().set_alpn_protocols({""}); }), TlsErrc::configuration);
+}
+
 CORIO_INSTANTIATE_BACKEND_SUITE(TlsTest);
 
 }  // namespace
