@@ -9,6 +9,7 @@
 #include "corio/coro/loop.hpp"
 #include "corio/coro/runtime_error.hpp"
 #include "corio/coro/task.hpp"
+#include "coro/io_name.hpp"
 
 namespace corio::detail {
 namespace {
@@ -90,7 +91,7 @@ void StreamConn::end_read() noexcept {
 
 void StreamConn::throw_if_read_failed() const {
   if (read_error_) {
-    throw std::system_error(read_error_, io_.read == OpCode::recv ? "corio: recv" : "corio: read");
+    throw std::system_error(read_error_, std::string("corio: ") + io_name(io_.read));
   }
 }
 
@@ -195,8 +196,7 @@ void StreamConn::write(std::string_view data) {
       }
     } else if (r != -EAGAIN) {
       write_error_ = std::error_code(static_cast<int>(-r), std::generic_category());
-      throw std::system_error(write_error_,
-                              io_.write == OpCode::send ? "corio: send" : "corio: write");
+      throw std::system_error(write_error_, std::string("corio: ") + io_name(io_.write));
     }
   }
   pending_.append(data);
@@ -243,7 +243,7 @@ Coro<void> StreamConn::flush(FlushLease lease) {
       std::size_t n = 0;
       if (c.direct_) {
         n = co_await IoAwaiter(c.io_.write, c.io_.out, const_cast<char*>(from), len, 0, nullptr,
-                               c.io_.write == OpCode::send ? "send" : "write");
+                               detail::io_name(c.io_.write));
       } else {
         n = co_await c.transport_->write_some({from, len});
       }

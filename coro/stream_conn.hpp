@@ -18,6 +18,7 @@
 #include "corio/coro/streams.hpp"
 #include "corio/coro/transport.hpp"
 #include "corio/reactor/clock.hpp"
+#include "coro/io_name.hpp"
 
 namespace corio::detail {
 
@@ -190,7 +191,7 @@ class [[nodiscard]] StreamConn::FillAwaiter : public IoAwaiter {
  public:
   FillAwaiter(StreamConn& c, std::span<char> room) noexcept
       : IoAwaiter(c.io_.read, c.io_.in, room.data(), room.size(), 0, nullptr,
-                  c.io_.read == OpCode::recv ? "recv" : "read"),
+                  detail::io_name(c.io_.read)),
         conn_(&c),
         room_(room) {}
   FillAwaiter(const FillAwaiter&) = delete;

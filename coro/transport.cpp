@@ -8,6 +8,7 @@
 #include "corio/coro/loop.hpp"
 #include "corio/os/net.hpp"
 #include "corio/os/pipe.hpp"
+#include "coro/io_name.hpp"
 
 namespace corio {
 
@@ -21,8 +22,7 @@ namespace {
 class StoppableRead : public IoAwaiter {
  public:
   StoppableRead(const Transport::Handles& io, std::span<char> buf, StoppableRead*& slot) noexcept
-      : IoAwaiter(io.read, io.in, buf.data(), buf.size(), 0, nullptr,
-                  io.read == OpCode::recv ? "recv" : "read"),
+      : IoAwaiter(io.read, io.in, buf.data(), buf.size(), 0, nullptr, detail::io_name(io.read)),
         slot_(slot) {}
   StoppableRead(const StoppableRead&) = delete;
   StoppableRead& operator=(const StoppableRead&) = delete;
@@ -61,7 +61,7 @@ class HandleTransport : public Transport {
 
   Coro<std::size_t> write_some(std::span<const char> data) override {
     co_return co_await IoAwaiter(io_.write, io_.out, const_cast<char*>(data.data()), data.size(), 0,
-                                 nullptr, io_.write == OpCode::send ? "send" : "write");
+                                 nullptr, detail::io_name(io_.write));
   }
 
   void cancel_read() noexcept override {
