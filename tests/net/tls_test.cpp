@@ -17,123 +17,18 @@
 #include <system_error>
 #include <vector>
 
-#include "backend_param.hpp"
 #include "corio/corio.hpp"
 #include "coro/test_coros.hpp"
 #include "support/raw_socket.hpp"
+#include "tls/tls_fixture.hpp"
 
 namespace corio {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::BackendTest;
-using testing::pattern;
+using namespace testing;
 
-std::string certs;  // the directory make_certs.sh filled
-
-class TlsTest : public BackendTest {
- public:
-  static void SetUpTestSuite() {
-    certs =
-        (std::filesystem::temp_directory_path() / ("corio-tls-test-" + std::to_string(::getpid())))
-            .string();
-    const std::string cmd = std::string("bash ") + CORIO_TLS_CERT_SCRIPT + " " + certs;
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  }
-  static void TearDownTestSuite() { std::filesystem::remove_all(certs); }
-};
-
-std::string cert(const std::string& name) {
-  return certs + "/" + name;
-}
-
-TlsContext server_context(const std::string& name = "server") {
-  return TlsContext::server(cert(name + ".pem"), cert(name + ".key"));
-}
-
-TlsContext client_context() {
-  TlsContext c = TlsContext::client();
-  c.load_verify_locations(cert("ca.pem"));
-  return c;
-}
-
-// The contexts the options point at, alive for the whole test.
-std::vector<std::unique_ptr<TlsContext>> kept;
-
-StreamOptions tls_options(TlsContext ctx, std::string_view name = {}) {
-  kept.push_back(std::make_unique<TlsContext>(std::move(ctx)));
-  StreamOptions o;
-  o.tls = kept.back().get();
-  o.server_hostname = name;
-  return o;
-}
-
-// Echoes lines until "quit\n" or EOF, then closes (sending close_notify).
-Coro<void> echo_lines(StreamReader r, StreamWriter w) {
-  for (;;) {
-    std::string line = co_await r.readline();
-    if (line.empty() || line == "quit\n") break;
-    w.write(line);
-    co_await w.drain();
-  }
-  w.close();
-  co_await w.wait_closed();
-}
-
-Coro<Server> tls_echo_server(TlsContext ctx, StreamHandler handler = echo_lines) {
-  ServerOptions so;
-  so.tls = &ctx;  // read by start_server() only: the server keeps its own share
-  so.tls_handshake_timeout = 2s;
-  co_return co_await start_server(std::move(handler), "127.0.0.1", 0, so);
-}
-
-// A child process (an OpenSSL or Python peer) with stdin from `in` and stdout to `out`
-// (files); wait() reaps it on the thread pool, so the loop serves meanwhile.
-class Child {
- public:
-  Child(std::vector<std::string> args, const std::string& in, const std::string& out) {
-    std::vector<char*> argv;
-    for (std::string& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      if (!in.empty()) (void)std::freopen(in.c_str(), "r", stdin);
-      (void)std::freopen(out.c_str(), "w", stdout);
-      ::execvp(argv[0], argv.data());
-      ::_exit(127);
-    }
-  }
-  ~Child() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  /// The exit status (127: could not start).
-  Coro<int> wait() {
-    const pid_t pid = pid_;
-    const int status = co_await to_thread([pid] {
-      int st = 0;
-      ::waitpid(pid, &st, 0);
-      return st;
-    });
-    pid_ = -1;
-    co_return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
- private:
-  pid_t pid_ = -1;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+class TlsTest : public testing::TlsSuite {};
 
 TEST_P(TlsTest, ACorioClientAndServerCarryLinesAndMegabytesAndSayWhatTheyNegotiated) {
   auto main = []() -> Coro<void> {
