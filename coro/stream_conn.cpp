@@ -74,9 +74,11 @@ StreamConn::StreamConn(std::unique_ptr<Transport> transport, std::size_t limit) 
     if (io_.in == invalid_handle) eof_ = true;  // a write-only pipe reads as empty
   }
   drain_ok_.set();
+  flushed_.set();
 }
 
 void StreamConn::begin_read() {
+  if (upgrading_) throw RuntimeError("corio: a read was started during start_tls()");
   if (reading_) {
     throw RuntimeError("corio: a read was started while another task is already reading");
   }
@@ -171,6 +173,7 @@ void StreamConn::FillAwaiter::stop() noexcept {
 
 void StreamConn::write(std::string_view data) {
   if (write_error_) throw std::system_error(write_error_, "corio: write");
+  if (upgrading_) throw RuntimeError("corio: write() during start_tls()");
   if (state_ != State::open) {
     throw RuntimeError(state_ < State::closing ? "corio: write() after write_eof()"
                                                : "corio: write() after close()");
@@ -220,6 +223,7 @@ struct StreamConn::FlushLease {
 void StreamConn::start_flusher() {
   Task<void> t = create_task(flush(FlushLease(shared_from_this())));
   flusher_ = &t.promise();  // valid until flusher_gone(): the loop owns the task
+  flushed_.clear();
 }
 
 Coro<void> StreamConn::flush(FlushLease lease) {
@@ -259,6 +263,7 @@ Coro<void> StreamConn::flush(FlushLease lease) {
 
 void StreamConn::flusher_gone() noexcept {
   flusher_ = nullptr;
+  flushed_.set();
   if (write_buffer_size() > 0) drop_output();  // an error or a cancellation ended it early
   if (state_ == State::eof_pending) {
     try {
@@ -337,10 +342,42 @@ void StreamConn::abort() noexcept {
 
 void StreamConn::finish_close_if_idle() noexcept {
   if (state_ != State::closing && state_ != State::aborting) return;
-  if (flusher_ != nullptr || reading_) return;
+  // An upgrade holds the transport: end_upgrade() closes it.
+  if (flusher_ != nullptr || reading_ || upgrading_) return;
   if (transport_) transport_->close();
   state_ = State::closed;
   closed_.set();
+}
+
+// --- upgrading ---
+
+std::unique_ptr<Transport> StreamConn::begin_upgrade(std::string& unread) {
+  if (fed_ || !transport_) throw RuntimeError("corio: start_tls() needs a stream over a transport");
+  if (write_error_) throw std::system_error(write_error_, "corio: write");
+  if (state_ != State::open) throw RuntimeError("corio: start_tls() on a closing stream");
+  if (upgrading_) throw RuntimeError("corio: start_tls() while another one runs");
+  if (reading_) throw RuntimeError("corio: start_tls() while a task is reading");
+  if (flusher_ != nullptr) throw RuntimeError("corio: start_tls() while output is queued");
+  unread = in.take(in.size());
+  upgrading_ = true;
+  return std::move(transport_);
+}
+
+void StreamConn::end_upgrade(std::unique_ptr<Transport> t) noexcept {
+  upgrading_ = false;
+  transport_ = std::move(t);
+  if (!transport_) {
+    abort();
+    finish_close_if_idle();  // abort() does nothing if a close was already under way
+    return;
+  }
+  if (std::optional<Transport::Handles> io = transport_->handles()) {
+    io_ = *io;
+    direct_ = true;
+  } else {
+    direct_ = false;
+  }
+  finish_close_if_idle();  // a close() while the handshake ran
 }
 
 // --- the rest ---

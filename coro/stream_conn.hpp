@@ -70,7 +70,10 @@ class StreamConn : public std::enable_shared_from_this<StreamConn> {
       : StreamConn(socket_transport(std::move(sock)), limit) {}
   /// A connection with no transport whose input comes from feed() (make_stream_reader).
   struct Fed {};
-  StreamConn(Fed, std::size_t limit) noexcept : limit_(limit), fed_(true) { drain_ok_.set(); }
+  StreamConn(Fed, std::size_t limit) noexcept : limit_(limit), fed_(true) {
+    drain_ok_.set();
+    flushed_.set();
+  }
   StreamConn(const StreamConn&) = delete;
   StreamConn& operator=(const StreamConn&) = delete;
 
@@ -124,6 +127,20 @@ class StreamConn : public std::enable_shared_from_this<StreamConn> {
   Event& drain_event() noexcept { return drain_ok_; }
   Event& closed_event() noexcept { return closed_; }
 
+  // --- upgrading (start_tls) ---
+
+  /// Whether a flusher is sending queued output; flushed_event() is set when it ends.
+  [[nodiscard]] bool flushing() const noexcept { return flusher_ != nullptr; }
+  Event& flushed_event() noexcept { return flushed_; }
+  /// Takes the transport out to wrap it, with the bytes received but not read yet in
+  /// `unread`. Needs an open connection over a transport with nothing queued and no
+  /// read in progress (RuntimeError, or the send error). Until end_upgrade() reads and
+  /// writes are refused; a close meanwhile takes effect there.
+  [[nodiscard]] std::unique_ptr<Transport> begin_upgrade(std::string& unread);
+  /// Puts the wrapping transport in (nullptr if the upgrade failed: the connection is
+  /// aborted).
+  void end_upgrade(std::unique_ptr<Transport> t) noexcept;
+
   // --- the rest ---
 
   /// The transport's socket; InvalidStateError if it has none (a pipe).
@@ -165,7 +182,8 @@ class StreamConn : public std::enable_shared_from_this<StreamConn> {
   bool reading_ = false;
   bool track_idle_ = false;
   bool fed_ = false;
-  Event fed_input_;  // set by feed(), cleared by a read that waits for more
+  bool upgrading_ = false;  // between begin_upgrade() and end_upgrade()
+  Event fed_input_;         // set by feed(), cleared by a read that waits for more
 
   // Write side. Two buffers, because a send in flight points into `sending_`: write()
   // appends to `pending_`, and the flusher swaps them once `sending_` is out.
@@ -179,6 +197,7 @@ class StreamConn : public std::enable_shared_from_this<StreamConn> {
   bool paused_ = false;             // above the high-water mark, not yet back to low
   State state_ = State::open;
   Event drain_ok_;  // set while not paused
+  Event flushed_;   // set while there is no flusher
   Event closed_;
 };
 

@@ -314,13 +314,44 @@ const Socket& StreamWriter::socket() const {
 }
 
 std::optional<TlsInfo> StreamWriter::tls_info() const {
-  const auto* session = dynamic_cast<const detail::TlsTransport*>(checked(conn_).transport());
-  if (session == nullptr) return std::nullopt;
-  return session->info();
+  const Transport* t = checked(conn_).transport();  // none during and after a failed start_tls
+  return t == nullptr ? std::nullopt : corio::tls_info(*t);
+}
+
+namespace {
+
+// Owns what start_tls() was given: the caller's context and name may go at once.
+Coro<void> upgrade_stream(std::shared_ptr<StreamConn> conn, TlsContext ctx, std::string host,
+                          Duration limit) {
+  StreamConn& c = *conn;
+  while (c.flushing())
+    co_await c.flushed_event().wait();
+  std::string early;
+  std::unique_ptr<Transport> plain = c.begin_upgrade(early);
+  std::unique_ptr<Transport> session;
+  try {
+    session = co_await detail::start_tls_session(std::move(plain), ctx, std::move(host), limit,
+                                                 std::move(early));
+  } catch (...) {
+    c.end_upgrade(nullptr);
+    throw;
+  }
+  c.end_upgrade(std::move(session));
+}
+
+}  // namespace
+
+Coro<void> StreamWriter::start_tls(const TlsContext& ctx, TlsOptions options) {
+  checked(conn_);
+  detail::check_server_hostname(ctx, options.server_hostname);  // before the stream is lost
+  return upgrade_stream(conn_, ctx, std::string(options.server_hostname),
+                        options.handshake_timeout);
 }
 
 Transport& StreamWriter::transport() const {
-  return *checked(conn_).transport();  // a writer always has one: fed streams are readers
+  Transport* t = checked(conn_).transport();  // fed streams are readers: never here
+  if (t == nullptr) throw InvalidStateError("corio: the stream lost its transport in start_tls()");
+  return *t;
 }
 
 // --- opening ---

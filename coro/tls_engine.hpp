@@ -9,6 +9,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "corio/coro/tls.hpp"
 
@@ -52,5 +53,8 @@ class TlsEngine {
 /// the context verifies. TlsError(unavailable) without a TLS library.
 [[nodiscard]] std::unique_ptr<TlsEngine> make_tls_engine(const TlsContext& ctx,
                                                          const std::string& server_hostname);
+/// std::invalid_argument if a session of `ctx` could not check who the peer is: a
+/// verifying client given no server name. Called before anything is committed to TLS.
+void check_server_hostname(const TlsContext& ctx, std::string_view server_hostname);
 
 }  // namespace corio::detail

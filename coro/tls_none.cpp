@@ -63,5 +63,9 @@ std::unique_ptr<TlsEngine> make_tls_engine(const TlsContext& /*ctx*/,
   unavailable();
 }
 
+void check_server_hostname(const TlsContext& /*ctx*/, std::string_view /*server_hostname*/) {
+  unavailable();
+}
+
 }  // namespace detail
 }  // namespace corio

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -393,8 +394,20 @@ bool tls_available() noexcept {
 
 namespace detail {
 
+void check_server_hostname(const TlsContext& ctx, std::string_view server_hostname) {
+  const TlsContext::Impl& impl = *ctx.impl();
+  // Without a name only the chain would be checked: any certificate the CA ever signed
+  // would pass. asyncio refuses the same way.
+  if (impl.role == TlsRole::client && server_hostname.empty() &&
+      (SSL_CTX_get_verify_mode(impl.ctx) & SSL_VERIFY_PEER) != 0) {
+    throw std::invalid_argument(
+        "corio: a TLS client that verifies the server needs server_hostname");
+  }
+}
+
 std::unique_ptr<TlsEngine> make_tls_engine(const TlsContext& ctx,
                                            const std::string& server_hostname) {
+  check_server_hostname(ctx, server_hostname);
   return std::make_unique<OpenSslEngine>(ctx.impl(), server_hostname);
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <stdexcept>
 #include <utility>
 
 #include "corio/coro/runtime_error.hpp"
@@ -196,11 +197,36 @@ void TlsTransport::close() noexcept {
 
 Coro<std::unique_ptr<TlsTransport>> start_tls_session(std::unique_ptr<Transport> inner,
                                                       const TlsContext& ctx, std::string host,
-                                                      Duration limit) {
+                                                      Duration limit, std::string early) {
   auto t = std::make_unique<TlsTransport>(std::move(inner), make_tls_engine(ctx, host));
+  if (!early.empty()) t->feed_early(early);
   co_await timeout(limit).run(t->handshake());
   co_return t;
 }
 
 }  // namespace detail
+
+namespace {
+
+// Owns what start_tls() was given, so the caller's context and name may go at once.
+Coro<std::unique_ptr<Transport>> upgrade(std::unique_ptr<Transport> inner, TlsContext ctx,
+                                         std::string host, Duration limit) {
+  co_return co_await detail::start_tls_session(std::move(inner), ctx, std::move(host), limit);
+}
+
+}  // namespace
+
+Coro<std::unique_ptr<Transport>> start_tls(std::unique_ptr<Transport> inner, const TlsContext& ctx,
+                                           TlsOptions options) {
+  if (!inner) throw std::invalid_argument("corio: start_tls() needs a transport");
+  detail::check_server_hostname(ctx, options.server_hostname);
+  return upgrade(std::move(inner), ctx, std::string(options.server_hostname),
+                 options.handshake_timeout);
+}
+
+std::optional<TlsInfo> tls_info(const Transport& t) {
+  const auto* session = dynamic_cast<const detail::TlsTransport*>(&t);
+  if (session == nullptr) return std::nullopt;
+  return session->info();
+}
 }  // namespace corio

@@ -27,6 +27,9 @@ class TlsTransport final : public Transport {
  public:
   TlsTransport(std::unique_ptr<Transport> inner, std::unique_ptr<TlsEngine> engine);
 
+  /// Hands the session ciphertext that arrived before it existed (the bytes a stream
+  /// had buffered when start_tls() upgraded it).
+  void feed_early(std::span<const char> ciphertext) { engine_->feed(ciphertext); }
   /// Runs the handshake to its end. TlsError if it fails, or if the peer closes first.
   [[nodiscard]] Coro<void> handshake();
   /// What the handshake negotiated (after handshake()).
@@ -70,7 +73,9 @@ class TlsTransport final : public Transport {
 
 /// A TLS session of `ctx`'s side over `inner`, handshaken within `limit`
 /// (TimeoutError past it; TlsError if it fails). A client names the server in `host`.
+/// `early` is ciphertext read from `inner` before (see feed_early()).
 [[nodiscard]] Coro<std::unique_ptr<TlsTransport>> start_tls_session(
-    std::unique_ptr<Transport> inner, const TlsContext& ctx, std::string host, Duration limit);
+    std::unique_ptr<Transport> inner, const TlsContext& ctx, std::string host, Duration limit,
+    std::string early = {});
 
 }  // namespace corio::detail

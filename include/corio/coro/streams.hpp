@@ -189,6 +189,17 @@ class StreamWriter {
   /// What the TLS session negotiated; nullopt over plaintext (get_extra_info
   /// ("ssl_object")).
   [[nodiscard]] std::optional<TlsInfo> tls_info() const;
+  /// Upgrades the connection to TLS on `ctx`'s side (STARTTLS; asyncio's
+  /// writer.start_tls()): waits until everything written is sent, runs the handshake,
+  /// and from then on the reader and this writer carry plaintext over the session.
+  /// Bytes the reader had received but not read count as the start of the TLS stream
+  /// (a ClientHello sent right behind the command), never as plaintext after the
+  /// handshake, so nothing sent in the clear can pass for protected data. No read may
+  /// be in progress, and reads and writes are refused until it returns. TlsError or
+  /// TimeoutError if the handshake fails: the connection is aborted then.
+  /// std::invalid_argument, before anything changes, if a verifying client names no
+  /// server.
+  [[nodiscard]] Coro<void> start_tls(const TlsContext& ctx, TlsOptions options = {});
 
   [[nodiscard]] bool valid() const noexcept { return conn_ != nullptr; }
 

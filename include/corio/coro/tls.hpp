@@ -3,6 +3,7 @@
 // transports (corio/coro/transport.hpp): streams run over them unchanged.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -10,7 +11,12 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <vector>
+
+#include "corio/coro/coro.hpp"
+#include "corio/coro/transport.hpp"
+#include "corio/reactor/clock.hpp"
 
 namespace corio {
 
@@ -107,6 +113,31 @@ class TlsContext {
   explicit TlsContext(std::shared_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
   std::shared_ptr<Impl> impl_;
 };
+
+/// How start_tls() runs its handshake (asyncio's start_tls() keywords).
+struct TlsOptions {
+  /// Client: the name the server's certificate must carry, sent as SNI (an IP address
+  /// is checked but not sent). Needed when the context verifies. Copied during the call.
+  std::string_view server_hostname;
+  /// Bounds the handshake (asyncio's ssl_handshake_timeout): TimeoutError past it.
+  Duration handshake_timeout = std::chrono::seconds(60);
+};
+// Trivially destructible, as StreamOptions: `co_await start_tls(t, ctx, {...})` is how it
+// is used, and GCC 12 frees such an aggregate temporary twice when its destructor is not.
+static_assert(std::is_trivially_destructible_v<TlsOptions>);
+
+/// Runs a TLS handshake over `inner` (a connected transport, usually socket_transport())
+/// on `ctx`'s side and returns the session: a transport that encrypts on top of it
+/// (asyncio's loop.start_tls()). TlsError if the handshake fails, TimeoutError past the
+/// timeout, std::invalid_argument if a verifying client names no server; `inner` is
+/// closed then. The context and the name are copied before the handshake starts.
+[[nodiscard]] Coro<std::unique_ptr<Transport>> start_tls(std::unique_ptr<Transport> inner,
+                                                         const TlsContext& ctx,
+                                                         TlsOptions options = {});
+
+/// What `t` negotiated if it is a TLS session start_tls() made (or one under a stream);
+/// nullopt for any other transport.
+[[nodiscard]] std::optional<TlsInfo> tls_info(const Transport& t);
 
 /// Whether this corio was built with TLS (false where no TLS library was found: then
 /// every TlsContext factory throws TlsError(unavailable)).
