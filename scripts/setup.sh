@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev liburing-dev
   libssl-dev openssl  # TLS (OpenSSL 3); the openssl command makes the test certificates
   wrk  # the http_hello load test (tests/examples/wrk_check.py)
+  curl  # the HTTPS check of http_hello (tests/examples/tls_examples_check.py)
 )
 # --windows: also what the windows-wine preset needs (the cross compiler with the posix
 # threads model that std::thread needs, Wine to run the tests, GoogleTest's sources to

@@ -20,7 +20,9 @@ using corio::Task;
 /// The open connections, so shutdown can wait for them and then cancel the stragglers.
 class Connections {
  public:
-  Connections(Handler handler, ServerStats& stats) noexcept : handler_(handler), stats_(stats) {}
+  Connections(Handler handler, TlsHandler tls_handler, const corio::TlsContext* tls,
+              ServerStats& stats) noexcept
+      : handler_(handler), tls_handler_(tls_handler), tls_(tls), stats_(stats) {}
   Connections(const Connections&) = delete;
   Connections& operator=(const Connections&) = delete;
 
@@ -59,7 +61,12 @@ class Connections {
 
   Coro<void> run(Socket conn, Entry self) {
     try {
-      co_await handler_(std::move(conn), stats_);
+      if (tls_ == nullptr) {
+        PlainConnection c(std::move(conn));
+        co_await handler_(std::move(c), stats_);
+      } else {
+        co_await run_tls(std::move(conn));
+      }
     } catch (const std::exception&) {
       ++stats_.errors;  // this peer's problem, not the server's
     }
@@ -68,7 +75,22 @@ class Connections {
     if (live_.empty()) idle_.set();
   }
 
+  Coro<void> run_tls(Socket conn) {
+    std::unique_ptr<corio::Transport> plain = corio::socket_transport(std::move(conn));
+    std::unique_ptr<corio::Transport> session;
+    try {
+      session = co_await corio::start_tls(std::move(plain), *tls_);
+    } catch (const std::exception&) {
+      ++stats_.handshake_errors;  // counted apart: a scanner is not a failed request
+      co_return;
+    }
+    TlsConnection c(std::move(session));
+    co_await tls_handler_(std::move(c), stats_);
+  }
+
   Handler handler_;
+  TlsHandler tls_handler_;
+  const corio::TlsContext* tls_;  // nullptr: plaintext
   ServerStats& stats_;
   std::list<Task<>> live_;
   corio::Event idle_;
@@ -146,9 +168,10 @@ struct SignalHandlers {
 };
 
 // Loop 0: resolves, listens first and hands the address to the other loops.
-Coro<Socket> listen_first(const ServerOptions& options, Group& group) {
+Coro<Socket> listen_first(const ServerOptions& options, bool tls, Group& group) {
   std::printf("backend: %s\n", std::string(corio::current_backend()).c_str());
   std::printf("threads: %zu\n", group.loops);
+  if (tls) std::printf("tls: on\n");
   corio::ListenOptions how;
   how.reuse_port = group.loops > 1;
   Socket listener;
@@ -183,11 +206,12 @@ Coro<Socket> listen_next(Group& group) {
 }
 
 Coro<ServerStats> serve(std::size_t index, std::string program, ServerOptions options,
-                        Handler handler, Group& group) {
+                        Handler handler, TlsHandler tls_handler, const corio::TlsContext* tls,
+                        Group& group) {
   const bool first = index == 0;
   Socket listener;
   if (first) {
-    listener = co_await listen_first(options, group);
+    listener = co_await listen_first(options, tls != nullptr, group);
   } else {
     listener = co_await listen_next(group);
   }
@@ -203,7 +227,7 @@ Coro<ServerStats> serve(std::size_t index, std::string program, ServerOptions op
   }
 
   ServerStats stats;
-  Connections conns(handler, stats);
+  Connections conns(handler, tls_handler, tls, stats);
   Task<> acceptor = corio::create_task(accept_loop(program, listener, conns, stats));
   try {
     (void)co_await group.stop.recv();
@@ -247,7 +271,28 @@ void add_threads_flag(CommandLine& cli, ServerOptions& options) {
       .toggle("--pin-cpus", "pin loop thread i to the i-th usable CPU (Linux)", options.pin_cpus);
 }
 
-int run_server(const std::string& program, const ServerOptions& options, Handler handler) {
+void add_tls_flags(CommandLine& cli, ServerOptions& options) {
+  cli.text("--tls-cert", "FILE", "serve TLS with this PEM certificate chain (needs --tls-key)",
+           options.tls_cert)
+      .text("--tls-key", "FILE", "the PEM private key of --tls-cert", options.tls_key);
+}
+
+int run_server(const std::string& program, const ServerOptions& options, Handler handler,
+               TlsHandler tls_handler) {
+  // One context for every loop: OpenSSL shares it between threads.
+  std::optional<corio::TlsContext> tls;
+  if (!options.tls_cert.empty() || !options.tls_key.empty()) {
+    if (options.tls_cert.empty() || options.tls_key.empty() || tls_handler == nullptr) {
+      std::fprintf(stderr, "%s: TLS needs both --tls-cert and --tls-key\n", program.c_str());
+      return 2;
+    }
+    try {
+      tls = corio::TlsContext::server(options.tls_cert, options.tls_key);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s: %s\n", program.c_str(), e.what());
+      return 1;
+    }
+  }
   corio::RunOptions run_options;
   run_options.backend = options.backend;
   run_options.threads = static_cast<std::size_t>(options.threads);
@@ -256,7 +301,10 @@ int run_server(const std::string& program, const ServerOptions& options, Handler
   std::vector<ServerStats> per_loop;
   try {
     per_loop = corio::run_threads(
-        [&](std::size_t i) { return serve(i, program, options, handler, group); }, run_options);
+        [&](std::size_t i) {
+          return serve(i, program, options, handler, tls_handler, tls ? &*tls : nullptr, group);
+        },
+        run_options);
   } catch (const corio::BackendError& e) {
     std::fprintf(stderr, "%s\n", e.what());  // lists the valid names
     return 1;
@@ -277,6 +325,7 @@ int run_server(const std::string& program, const ServerOptions& options, Handler
     stats.bytes_in += s.bytes_in;
     stats.bytes_out += s.bytes_out;
     stats.errors += s.errors;
+    stats.handshake_errors += s.handshake_errors;
     stats.cancelled += s.cancelled;
   }
   std::printf(
@@ -288,6 +337,10 @@ int run_server(const std::string& program, const ServerOptions& options, Handler
       static_cast<unsigned long long>(stats.bytes_out),
       static_cast<unsigned long long>(stats.errors),
       static_cast<unsigned long long>(stats.cancelled));
+  if (tls) {
+    std::printf("tls: %llu handshakes failed or timed out\n",
+                static_cast<unsigned long long>(stats.handshake_errors));
+  }
   return 0;
 }
 

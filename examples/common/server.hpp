@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "connection.hpp"
 #include "corio/corio.hpp"
 #include "options.hpp"
 
@@ -21,12 +22,16 @@ struct ServerOptions {
   double grace = 1.0;         ///< seconds open connections get to finish at shutdown
   std::int64_t threads = 1;   ///< event loops, one thread each, sharing the port
   bool pin_cpus = false;      ///< loop thread i on the i-th usable CPU (Linux)
+  std::string tls_cert;       ///< PEM certificate chain: serve TLS (with tls_key)
+  std::string tls_key;        ///< PEM private key of tls_cert
 };
 
 /// Adds --backend, --host, --port and --grace, writing into `options`.
 void add_server_flags(CommandLine& cli, ServerOptions& options);
 /// Adds --threads and --pin-cpus (for servers that use run_server).
 void add_threads_flag(CommandLine& cli, ServerOptions& options);
+/// Adds --tls-cert and --tls-key (for servers that use run_server with a TlsHandler).
+void add_tls_flags(CommandLine& cli, ServerOptions& options);
 
 /// Counters the handlers add to; printed as the summary when the server stops.
 struct ServerStats {
@@ -34,19 +39,25 @@ struct ServerStats {
   std::uint64_t requests = 0;     ///< messages echoed or requests answered
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
-  std::uint64_t errors = 0;     ///< connections that ended on an error (reset, ...)
-  std::uint64_t cancelled = 0;  ///< still open when the grace period ran out
+  std::uint64_t errors = 0;            ///< connections that ended on an error (reset, ...)
+  std::uint64_t handshake_errors = 0;  ///< TLS handshakes that failed or timed out
+  std::uint64_t cancelled = 0;         ///< still open when the grace period ran out
 };
 
 /// Serves one connection until the peer is done. An exception (a reset peer's
 /// std::system_error, ...) ends this connection only and is counted in `errors`.
-using Handler = corio::Coro<void> (*)(corio::Socket conn, ServerStats& stats);
+using Handler = corio::Coro<void> (*)(PlainConnection conn, ServerStats& stats);
+/// The same over TLS: called once the handshake is done.
+using TlsHandler = corio::Coro<void> (*)(TlsConnection conn, ServerStats& stats);
 
 /// Runs a server on `options.threads` loops until SIGINT or SIGTERM. Prints `backend:
 /// NAME`, `threads: N` and `listening on HOST:PORT` (the real port) to stdout first, and
 /// a summary last (summed over the loops, after a `loop I: ...` line per loop when there
 /// are several). Returns the process exit code: 0 after a signal, 1 if the backend or
-/// the listening socket cannot be set up.
-int run_server(const std::string& program, const ServerOptions& options, Handler handler);
+/// the listening socket cannot be set up, or the TLS certificate or key cannot be loaded.
+/// With options.tls_cert every connection is a TLS session served by `tls` (also printed:
+/// `tls: on`); its handshake has 60 s, as in asyncio.
+int run_server(const std::string& program, const ServerOptions& options, Handler handler,
+               TlsHandler tls = nullptr);
 
 }  // namespace examples

@@ -2,11 +2,13 @@
 // with loop.sock_recv / loop.sock_sendall).
 //
 //   echo_server [--host H] [--port N] [--grace S] [--backend NAME] [--threads N]
+//               [--tls-cert FILE --tls-key FILE]
 //
 // Prints `backend: NAME` and `listening on HOST:PORT`; stops on SIGINT/SIGTERM after
 // a grace period for open connections, printing a summary. The per-message path is one
 // recv and (unless the socket buffer is full) one send into a buffer owned by the
 // connection, so it allocates nothing: the benchmarks compare it with a raw epoll loop.
+// With --tls-cert and --tls-key it echoes inside TLS sessions instead.
 #include <cstddef>
 #include <cstdio>
 #include <memory>
@@ -22,10 +24,9 @@ namespace {
 // large messages cheap.
 constexpr std::size_t kBufferSize = 64 * 1024;
 
-corio::Coro<void> echo(corio::Socket conn, examples::ServerStats& stats) {
-  // Each message is answered at once; Nagle would hold a small echo back waiting for
-  // the peer's ACK.
-  conn.set_option(corio::SocketOption::no_delay, 1);
+template <class Conn>
+corio::Coro<void> echo(Conn conn, examples::ServerStats& stats) {
+  conn.set_no_delay();
   std::unique_ptr<char[]> buffer(new char[kBufferSize]);
   for (;;) {
     std::size_t n = co_await conn.recv(buffer.get(), kBufferSize);
@@ -50,6 +51,8 @@ int main(int argc, char** argv) {
                             "TCP echo server: sends every byte back. SIGINT/SIGTERM stop it.");
   examples::add_server_flags(cli, options);
   examples::add_threads_flag(cli, options);
+  examples::add_tls_flags(cli, options);
   if (std::optional<int> exit_code = cli.parse(argc, argv)) return *exit_code;
-  return examples::run_server("echo_server", options, &echo);
+  return examples::run_server("echo_server", options, &echo<examples::PlainConnection>,
+                              &echo<examples::TlsConnection>);
 }

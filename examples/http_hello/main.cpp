@@ -2,6 +2,7 @@
 // "Hello, world!" (the "hello world" of HTTP benchmarks, as served by wrk's examples).
 //
 //   http_hello [--host H] [--port N] [--grace S] [--idle-timeout S] [--backend NAME]
+//              [--threads N] [--tls-cert FILE --tls-key FILE]
 //
 // Keep-alive by default in HTTP/1.1 (closes on `Connection: close`); HTTP/1.0 closes
 // unless the client asked for keep-alive. Pipelined requests are answered in order,
@@ -9,7 +10,8 @@
 // 400, heads over 8 KiB get 431, then the connection closes. A connection that makes no
 // progress (nothing received, nothing sent) for --idle-timeout seconds is closed, so
 // idle or stalled clients (slowloris) and clients that never read cannot hold a
-// connection forever. Same start-up lines, signals and summary as echo_server.
+// connection forever. Same start-up lines, signals and summary as echo_server. With
+// --tls-cert and --tls-key it serves HTTPS.
 #include <algorithm>
 #include <cstddef>
 #include <cstdio>
@@ -18,7 +20,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
 
 #include "corio/corio.hpp"
 #include "http_parser.hpp"
@@ -29,7 +30,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using corio::Coro;
-using corio::Socket;
 
 // --idle-timeout, seconds (0: never). Set once in main, before the loop runs.
 double g_idle_timeout = 60;
@@ -42,15 +42,12 @@ struct Progress {
 // Wakes every quarter of the timeout (one timer per connection, nothing per request) and
 // shuts the socket down once it has been idle that long: the pending recv sees EOF, a
 // pending send fails, and the handler ends. Cancelled when the handler ends.
-Coro<void> idle_watchdog(Socket& conn, Progress& progress, corio::Duration idle) {
+template <class Conn>
+Coro<void> idle_watchdog(Conn& conn, Progress& progress, corio::Duration idle) {
   for (;;) {
     co_await corio::sleep(idle / 4);
     if (corio::get_running_loop().now() - progress.last < idle) continue;
-    try {
-      conn.shutdown(corio::ShutdownHow::both);
-    } catch (const std::system_error&) {
-      // ENOTCONN: the peer is gone already; the handler is about to see it
-    }
+    conn.stop();
     co_return;
   }
 }
@@ -109,30 +106,9 @@ const std::string& error_answer(http::ParseStatus status) {
   }
 }
 
-Coro<void> discard_until_eof(const Socket& conn, char* scratch, std::size_t len) {
-  // Not `while (co_await conn.recv(...) != 0)`: g++ 12 miscompiles a co_await compared
-  // inside a condition when the operation finishes without suspending (the task never
-  // resumes; clang is fine). Binding the result to a variable first works.
-  for (;;) {
-    const std::size_t n = co_await conn.recv(scratch, len);
-    if (n == 0) break;
-  }
-}
-
-// Closing a socket that still has unread input makes the kernel send RST, which can
-// destroy our last response before the client has read it (RFC 9112 section 9.6). So
-// half-close, then read and drop whatever the client still sends, for a second at most
-// (nginx's lingering_close).
-Coro<void> close_gracefully(Socket& conn, char* scratch, std::size_t len) {
-  conn.shutdown(corio::ShutdownHow::write);
-  try {
-    co_await corio::timeout(1s).run(discard_until_eof(conn, scratch, len));
-  } catch (const corio::TimeoutError&) {
-  }
-}
-
-corio::Coro<void> serve_http(Socket conn, examples::ServerStats& stats) {
-  conn.set_option(corio::SocketOption::no_delay, 1);
+template <class Conn>
+corio::Coro<void> serve_http(Conn conn, examples::ServerStats& stats) {
+  conn.set_no_delay();
   Progress progress{corio::get_running_loop().now()};
   WatchdogGuard watchdog;
   if (g_idle_timeout > 0) {
@@ -181,7 +157,7 @@ corio::Coro<void> serve_http(Socket conn, examples::ServerStats& stats) {
     const bool flushed_early = output.size() >= kOutputFlush;
     output.clear();
     if (closing) {
-      co_await close_gracefully(conn, input.get(), kInputSize);
+      co_await conn.close_gracefully(input.get(), kInputSize);
       co_return;
     }
     if (flushed_early) continue;  // more requests may be complete already
@@ -210,9 +186,11 @@ int main(int argc, char** argv) {
       "Keep-alive and pipelining; SIGINT/SIGTERM stop it.");
   examples::add_server_flags(cli, options);
   examples::add_threads_flag(cli, options);
+  examples::add_tls_flags(cli, options);
   cli.seconds("--idle-timeout",
               "close a connection that makes no progress for S seconds (default 60; 0: never)",
               g_idle_timeout);
   if (std::optional<int> exit_code = cli.parse(argc, argv)) return *exit_code;
-  return examples::run_server("http_hello", options, &serve_http);
+  return examples::run_server("http_hello", options, &serve_http<examples::PlainConnection>,
+                              &serve_http<examples::TlsConnection>);
 }
