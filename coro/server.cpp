@@ -190,8 +190,9 @@ Coro<std::shared_ptr<StreamConn>> handshake(ServerState& s, Socket sock) {
     // Named locals, not temporaries, as arguments: see streams_for() (GCC 12).
     std::unique_ptr<Transport> plain = socket_transport(std::move(sock));
     std::string no_name;
-    std::unique_ptr<Transport> session = co_await detail::start_tls_session(
+    std::unique_ptr<detail::TlsTransport> session = co_await detail::start_tls_session(
         std::move(plain), *s.tls, std::move(no_name), s.options.tls_handshake_timeout);
+    session->set_shutdown_timeout(s.options.tls_shutdown_timeout);
     co_return std::make_shared<StreamConn>(std::move(session), s.options.limit);
   } catch (const std::exception& e) {
     // asyncio reports these to the loop's exception handler and closes the transport.

@@ -336,6 +336,7 @@ void StreamConn::abort() noexcept {
   } else {
     drop_output();
   }
+  if (closer_ != nullptr) closer_->request_cancel();
   wake_reader();
   finish_close_if_idle();
 }
@@ -343,10 +344,38 @@ void StreamConn::abort() noexcept {
 void StreamConn::finish_close_if_idle() noexcept {
   if (state_ != State::closing && state_ != State::aborting) return;
   // An upgrade holds the transport: end_upgrade() closes it.
-  if (flusher_ != nullptr || reading_ || upgrading_) return;
+  if (flusher_ != nullptr || reading_ || upgrading_ || closer_ != nullptr) return;
+  // A filter says goodbye before the socket closes (TLS: close_notify, and the peer's
+  // in answer), so wait_closed() waits for that; abort() skips it. Without a loop to
+  // run it on (or an owner to keep us alive meanwhile), close at once.
+  if (state_ == State::closing && transport_ && !direct_ && transport_->is_open() &&
+      EventLoop::current() != nullptr) {
+    if (std::shared_ptr<StreamConn> self = weak_from_this().lock()) {
+      try {
+        Task<void> t = create_task(close_transport(std::move(self)));
+        closer_ = &t.promise();  // valid until close_transport() ends: the loop owns it
+        return;
+      } catch (const std::bad_alloc&) {
+        // no room for the task: close without the goodbye
+      }
+    }
+  }
   if (transport_) transport_->close();
   state_ = State::closed;
   closed_.set();
+}
+
+Coro<void> StreamConn::close_transport(std::shared_ptr<StreamConn> self) {
+  StreamConn& c = *self;
+  try {
+    co_await c.transport_->close_gracefully();
+  } catch (const CancelledError&) {
+    // abort(), or the loop ending: close without waiting any more
+  }
+  c.transport_->close();
+  c.closer_ = nullptr;
+  c.state_ = State::closed;
+  c.closed_.set();
 }
 
 // --- upgrading ---

@@ -166,6 +166,8 @@ class StreamConn : public std::enable_shared_from_this<StreamConn> {
   void drop_output() noexcept;
   void wake_reader() noexcept;
   void finish_close_if_idle() noexcept;
+  // A filter transport's graceful close (TLS close_notify both ways), as a task.
+  static Coro<void> close_transport(std::shared_ptr<StreamConn> self);
 
   std::unique_ptr<Transport> transport_;
   Transport::Handles io_;  // the transport's handles, if direct_
@@ -194,6 +196,7 @@ class StreamConn : public std::enable_shared_from_this<StreamConn> {
   std::size_t low_ = default_stream_limit / 4;
   std::error_code write_error_;
   PromiseBase* flusher_ = nullptr;  // the flusher task while it exists
+  PromiseBase* closer_ = nullptr;   // the close_transport() task while it exists
   bool paused_ = false;             // above the high-water mark, not yet back to low
   State state_ = State::open;
   Event drain_ok_;  // set while not paused

@@ -165,7 +165,8 @@ class TlsPlan {
  public:
   TlsPlan(const StreamOptions& o, std::string_view host)
       : name_(o.server_hostname.empty() ? host : o.server_hostname),
-        timeout_(o.tls_handshake_timeout) {
+        timeout_(o.tls_handshake_timeout),
+        shutdown_timeout_(o.tls_shutdown_timeout) {
     if (o.tls == nullptr) return;
     if (o.tls->role() != TlsRole::client) {
       throw std::invalid_argument("corio: open_connection() needs a client TLS context");
@@ -175,11 +176,13 @@ class TlsPlan {
   [[nodiscard]] const std::optional<TlsContext>& context() const noexcept { return ctx_; }
   [[nodiscard]] std::string& name() noexcept { return name_; }
   [[nodiscard]] Duration timeout() const noexcept { return timeout_; }
+  [[nodiscard]] Duration shutdown_timeout() const noexcept { return shutdown_timeout_; }
 
  private:
   std::optional<TlsContext> ctx_;
   std::string name_;
   Duration timeout_;
+  Duration shutdown_timeout_;
 };
 
 Coro<std::pair<StreamReader, StreamWriter>> streams_for(Socket sock, std::size_t limit,
@@ -192,8 +195,9 @@ Coro<std::pair<StreamReader, StreamWriter>> streams_for(Socket sock, std::size_t
   }
   if (!tls.context()) co_return make_streams(std::move(sock), limit);
   std::unique_ptr<Transport> plain = socket_transport(std::move(sock));
-  std::unique_ptr<Transport> session = co_await detail::start_tls_session(
+  std::unique_ptr<detail::TlsTransport> session = co_await detail::start_tls_session(
       std::move(plain), *tls.context(), std::move(tls.name()), tls.timeout());
+  session->set_shutdown_timeout(tls.shutdown_timeout());
   co_return make_streams(std::move(session), limit);
 }
 
@@ -322,16 +326,17 @@ namespace {
 
 // Owns what start_tls() was given: the caller's context and name may go at once.
 Coro<void> upgrade_stream(std::shared_ptr<StreamConn> conn, TlsContext ctx, std::string host,
-                          Duration limit) {
+                          Duration limit, Duration shutdown_limit) {
   StreamConn& c = *conn;
   while (c.flushing())
     co_await c.flushed_event().wait();
   std::string early;
   std::unique_ptr<Transport> plain = c.begin_upgrade(early);
-  std::unique_ptr<Transport> session;
+  std::unique_ptr<detail::TlsTransport> session;
   try {
     session = co_await detail::start_tls_session(std::move(plain), ctx, std::move(host), limit,
                                                  std::move(early));
+    session->set_shutdown_timeout(shutdown_limit);
   } catch (...) {
     c.end_upgrade(nullptr);
     throw;
@@ -344,8 +349,8 @@ Coro<void> upgrade_stream(std::shared_ptr<StreamConn> conn, TlsContext ctx, std:
 Coro<void> StreamWriter::start_tls(const TlsContext& ctx, TlsOptions options) {
   checked(conn_);
   detail::check_server_hostname(ctx, options.server_hostname);  // before the stream is lost
-  return upgrade_stream(conn_, ctx, std::string(options.server_hostname),
-                        options.handshake_timeout);
+  return upgrade_stream(conn_, ctx, std::string(options.server_hostname), options.handshake_timeout,
+                        options.shutdown_timeout);
 }
 
 Transport& StreamWriter::transport() const {

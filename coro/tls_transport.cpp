@@ -1,7 +1,9 @@
 #include "coro/tls_transport.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <exception>
 #include <stdexcept>
 #include <utility>
 
@@ -159,8 +161,13 @@ Coro<std::size_t> TlsTransport::read_some(std::span<char> buf) {
 }
 
 Coro<std::size_t> TlsTransport::write_some(std::span<const char> data) {
-  const std::size_t n = engine_->write(data.first(std::min(data.size(), kEncrypt)));
+  // The only wait comes before anything is taken, so a cancelled write_some() has taken
+  // nothing and a finished one says exactly what it took: a retry never duplicates.
+  // The new records go out as far as the socket takes them now; the rest is
+  // buffered_output(), sent by the next write or flush().
   co_await flush();
+  const std::size_t n = engine_->write(data.first(std::min(data.size(), kEncrypt)));
+  send_now();
   co_return n;
 }
 
@@ -186,13 +193,44 @@ void TlsTransport::write_eof() {
 void TlsTransport::close() noexcept {
   if (closed_) return;
   closed_ = true;
-  if (inner_->is_open() && !sending_) {
+  if (inner_->is_open() && !sending_ && !goodbye_sent_) {
     // close_notify, as far as the socket takes it at once: the streams close only
     // after every byte written was sent, so it is usually the only thing left.
     engine_->shutdown();
     send_now();
   }
   inner_->close();
+}
+
+Coro<void> TlsTransport::goodbye() {
+  if (!goodbye_sent_) {
+    goodbye_sent_ = true;
+    engine_->shutdown();
+  }
+  co_await flush();
+  std::array<char, 1024> scratch{};
+  for (;;) {
+    std::size_t n = 0;
+    const TlsEngine::Status st = engine_->read(scratch, n);
+    if (st == TlsEngine::Status::closed) break;
+    // Data after our close_notify has nowhere to go; a peer that closes the TCP
+    // connection instead (TlsError truncated) has said goodbye its own way.
+    if (st == TlsEngine::Status::want_read) co_await receive();
+  }
+}
+
+Coro<void> TlsTransport::close_gracefully() {
+  if (closed_) co_return;
+  std::exception_ptr cancelled;
+  try {
+    co_await timeout(shutdown_timeout_).run(goodbye());
+  } catch (const CancelledError&) {
+    cancelled = std::current_exception();
+  } catch (const std::exception&) {
+    // the timeout, a reset, a truncation: the peer had its chance
+  }
+  close();
+  if (cancelled) std::rethrow_exception(cancelled);
 }
 
 Coro<std::unique_ptr<TlsTransport>> start_tls_session(std::unique_ptr<Transport> inner,
@@ -210,8 +248,12 @@ namespace {
 
 // Owns what start_tls() was given, so the caller's context and name may go at once.
 Coro<std::unique_ptr<Transport>> upgrade(std::unique_ptr<Transport> inner, TlsContext ctx,
-                                         std::string host, Duration limit) {
-  co_return co_await detail::start_tls_session(std::move(inner), ctx, std::move(host), limit);
+                                         std::string host, Duration limit,
+                                         Duration shutdown_limit) {
+  std::unique_ptr<detail::TlsTransport> session =
+      co_await detail::start_tls_session(std::move(inner), ctx, std::move(host), limit);
+  session->set_shutdown_timeout(shutdown_limit);
+  co_return session;
 }
 
 }  // namespace
@@ -221,7 +263,7 @@ Coro<std::unique_ptr<Transport>> start_tls(std::unique_ptr<Transport> inner, con
   if (!inner) throw std::invalid_argument("corio: start_tls() needs a transport");
   detail::check_server_hostname(ctx, options.server_hostname);
   return upgrade(std::move(inner), ctx, std::string(options.server_hostname),
-                 options.handshake_timeout);
+                 options.handshake_timeout, options.shutdown_timeout);
 }
 
 std::optional<TlsInfo> tls_info(const Transport& t) {

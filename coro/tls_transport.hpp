@@ -48,6 +48,9 @@ class TlsTransport final : public Transport {
   [[nodiscard]] bool can_write_eof() const noexcept override { return false; }
   void write_eof() override;
   void close() noexcept override;
+  Coro<void> close_gracefully() override;
+  /// Bounds close_gracefully() (asyncio's ssl_shutdown_timeout; 30 s by default).
+  void set_shutdown_timeout(Duration limit) noexcept { shutdown_timeout_ = limit; }
   [[nodiscard]] bool is_open() const noexcept override { return inner_->is_open(); }
   [[nodiscard]] const Socket* socket() const noexcept override { return inner_->socket(); }
 
@@ -59,6 +62,8 @@ class TlsTransport final : public Transport {
   void send_now() noexcept;
   // Waits for the peer's next ciphertext and hands it to the engine.
   Coro<void> receive();
+  // close_notify out, then reads (and drops) until the peer's.
+  Coro<void> goodbye();
 
   std::unique_ptr<Transport> inner_;
   std::unique_ptr<TlsEngine> engine_;
@@ -69,6 +74,8 @@ class TlsTransport final : public Transport {
   bool sending_ = false;  // a task is in a send of out_
   Event send_idle_;       // set while no task sends
   bool closed_ = false;
+  bool goodbye_sent_ = false;  // close_notify is queued
+  Duration shutdown_timeout_ = std::chrono::seconds(30);
 };
 
 /// A TLS session of `ctx`'s side over `inner`, handshaken within `limit`

@@ -16,6 +16,11 @@ Coro<void> Transport::flush() {
   co_return;  // nothing is buffered unless a transport says so
 }
 
+Coro<void> Transport::close_gracefully() {
+  close();
+  co_return;
+}
+
 namespace {
 
 // A read the transport can stop from outside (cancel_read()) while it is suspended.

@@ -53,6 +53,9 @@ struct ServerOptions {
   /// Bounds each TLS handshake (asyncio's ssl_handshake_timeout): a client that never
   /// finishes it is disconnected.
   Duration tls_handshake_timeout = std::chrono::seconds(60);
+  /// Bounds the wait for a client's close_notify when a connection closes (asyncio's
+  /// ssl_shutdown_timeout).
+  Duration tls_shutdown_timeout = std::chrono::seconds(30);
 };
 // Trivially destructible on purpose, like StreamOptions (GCC 12 and aggregate
 // temporaries in co_await expressions).

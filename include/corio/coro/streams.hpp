@@ -68,6 +68,9 @@ struct StreamOptions {
   std::string_view server_hostname;
   /// Bounds the TLS handshake (asyncio's ssl_handshake_timeout, 60 s there too).
   Duration tls_handshake_timeout = std::chrono::seconds(60);
+  /// Bounds the wait for the server's close_notify when the stream closes (asyncio's
+  /// ssl_shutdown_timeout, 30 s there too): wait_closed() returns by then.
+  Duration tls_shutdown_timeout = std::chrono::seconds(30);
 };
 // Trivially destructible on purpose: GCC 12 mishandles an aggregate temporary with a
 // non-trivial destructor inside a co_await expression (it frees it twice), and

@@ -121,6 +121,9 @@ struct TlsOptions {
   std::string_view server_hostname;
   /// Bounds the handshake (asyncio's ssl_handshake_timeout): TimeoutError past it.
   Duration handshake_timeout = std::chrono::seconds(60);
+  /// Bounds close_gracefully()'s wait for the peer's close_notify (asyncio's
+  /// ssl_shutdown_timeout).
+  Duration shutdown_timeout = std::chrono::seconds(30);
 };
 // Trivially destructible, as StreamOptions: `co_await start_tls(t, ctx, {...})` is how it
 // is used, and GCC 12 frees such an aggregate temporary twice when its destructor is not.

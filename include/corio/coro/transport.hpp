@@ -46,13 +46,15 @@ class Transport {
   /// cancel_read() stopped it; CancelledError if the task is cancelled meanwhile.
   [[nodiscard]] virtual Coro<std::size_t> read_some(std::span<char> buf) = 0;
   /// Writes some of `data` (not empty), waiting until at least one byte is taken;
-  /// returns how many. std::system_error on failure (EPIPE: nobody reads any more).
+  /// returns how many. std::system_error on failure (EPIPE: nobody reads any more). A
+  /// cancelled write_some() has taken nothing.
   [[nodiscard]] virtual Coro<std::size_t> write_some(std::span<const char> data) = 0;
   /// Writes what can be written now without waiting: the byte count, -EAGAIN if
   /// nothing can, else -errno. Lets a write skip the loop when the peer keeps up.
   [[nodiscard]] virtual std::intptr_t try_write(std::span<const char> data) noexcept = 0;
-  /// Bytes try_write() took but has not sent yet (a filter's encrypted records that the
-  /// socket would not take at once); they count towards the streams' high-water mark.
+  /// Bytes try_write() or write_some() took but has not sent yet (a filter's encrypted
+  /// records that the socket would not take at once); they count towards the streams'
+  /// high-water mark. Whoever writes to a filter directly calls flush() at the end.
   [[nodiscard]] virtual std::size_t buffered_output() const noexcept { return 0; }
   /// Sends what buffered_output() counts, waiting as needed.
   [[nodiscard]] virtual Coro<void> flush();
@@ -66,6 +68,11 @@ class Transport {
   virtual void write_eof() = 0;
   /// Closes both directions; idempotent. No operation may be pending on it.
   virtual void close() noexcept = 0;
+  /// Closes after saying goodbye where the transport has a way to (TLS: sends
+  /// close_notify and waits for the peer's, within the session's shutdown timeout), so
+  /// nothing the peer sent last is left unread to make the kernel reset the connection.
+  /// Then as close(); failures of the goodbye are not errors. Default: close().
+  [[nodiscard]] virtual Coro<void> close_gracefully();
   [[nodiscard]] virtual bool is_open() const noexcept = 0;
   /// The socket underneath, for options and addresses; nullptr if there is none (a
   /// pipe). Asyncio's get_extra_info("socket").
