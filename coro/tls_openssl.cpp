@@ -371,22 +371,55 @@ int new_client_session(SSL* ssl, SSL_SESSION* session) {
   }
 }
 
-int pick_by_name(SSL* ssl, int* /*alert*/, void* arg) {
+// The host name in a ClientHello's server_name extension (RFC 6066 section 3), "" if
+// it has none.
+std::string sni_of(SSL* ssl) {
+  const unsigned char* p = nullptr;
+  std::size_t len = 0;
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) != 1) return {};
+  if (len < 2) return {};
+  std::size_t list = (std::size_t{p[0]} << 8) | p[1];
+  p += 2;
+  len = std::min(len - 2, list);
+  while (len >= 3) {
+    const unsigned type = p[0];
+    const std::size_t n = (std::size_t{p[1]} << 8) | p[2];
+    if (n > len - 3) return {};
+    if (type == TLSEXT_NAMETYPE_host_name) return {reinterpret_cast<const char*>(p + 3), n};
+    p += 3 + n;
+    len -= 3 + n;
+  }
+  return {};
+}
+
+// Switches the session to the context the SNI callback picks. From the ClientHello
+// callback, which runs before OpenSSL decides on resumption: from the servername
+// callback (too late) a session made on another context, one asking for no client
+// certificate, would be resumed on a context that requires one. Now a session is only
+// resumed on the context whose session id context it carries.
+int pick_by_name(SSL* ssl, int* alert, void* arg) {
   auto* impl = static_cast<TlsContext::Impl*>(arg);
-  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-  if (name == nullptr || !impl->sni) return SSL_TLSEXT_ERR_NOACK;
   try {
+    const std::string name = sni_of(ssl);
+    if (name.empty() || !impl->sni) return SSL_CLIENT_HELLO_SUCCESS;
     std::optional<TlsContext> picked = impl->sni(name);
     if (picked && picked->impl() && picked->impl().get() != impl) {
-      SSL_set_SSL_CTX(ssl, picked->impl()->ctx);
+      SSL_set_SSL_CTX(ssl, picked->impl()->ctx);  // its session id context too
       // SSL_set_SSL_CTX changes the certificate, not what the session asks of the peer.
       SSL_set_verify(ssl, SSL_CTX_get_verify_mode(picked->impl()->ctx), nullptr);
       static_cast<OpenSslEngine*>(SSL_get_app_data(ssl))->switched = picked->impl();
     }
-    return SSL_TLSEXT_ERR_OK;
+    return SSL_CLIENT_HELLO_SUCCESS;
   } catch (...) {
-    return SSL_TLSEXT_ERR_ALERT_FATAL;  // an exception must not cross OpenSSL's C frames
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_CLIENT_HELLO_ERROR;  // an exception must not cross OpenSSL's C frames
   }
+}
+
+// Acknowledges the name the client sent (the switch was made before).
+int ack_name(SSL* ssl, int* /*alert*/, void* /*arg*/) {
+  return SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) != nullptr ? SSL_TLSEXT_ERR_OK
+                                                                       : SSL_TLSEXT_ERR_NOACK;
 }
 
 }  // namespace
@@ -506,10 +539,10 @@ TlsContext& TlsContext::set_minimum_version(TlsVersion v) {
 TlsContext& TlsContext::set_sni_callback(
     std::function<std::optional<TlsContext>(std::string_view server_name)> pick) {
   impl_->sni = std::move(pick);
-  using Pick = int (*)(SSL*, int*, void*);
-  const Pick cb = impl_->sni ? &pick_by_name : nullptr;  // the macro casts its argument
-  SSL_CTX_set_tlsext_servername_callback(impl_->ctx, cb);
-  SSL_CTX_set_tlsext_servername_arg(impl_->ctx, impl_.get());
+  SSL_CTX_set_client_hello_cb(impl_->ctx, impl_->sni ? &pick_by_name : nullptr, impl_.get());
+  using Ack = int (*)(SSL*, int*, void*);
+  const Ack ack = impl_->sni ? &ack_name : nullptr;  // the macro casts its argument
+  SSL_CTX_set_tlsext_servername_callback(impl_->ctx, ack);
   return *this;
 }
 
