@@ -164,6 +164,19 @@ TEST_P(TlsResumptionTest, MutualTlsResumesAndTheServerStillKnowsTheClient) {
     EXPECT_TRUE(second);
     EXPECT_TRUE(server_resumed);
     EXPECT_EQ(server_peer, "CN=corio-test-client");  // from the resumed session
+    // TLS 1.2 is where the session id context matters: without one, OpenSSL fails every
+    // resumption attempt on a server that verifies clients (a fatal handshake error).
+    const std::string in = cert("s_client_mtls.in");
+    const std::string out = cert("s_client_mtls.out");
+    std::ofstream(in) << "quit\n";
+    Child client(
+        {"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port), "-tls1_2",
+         "-reconnect", "-CAfile", cert("ca.pem"), "-cert", cert("client.pem"), "-key",
+         cert("client.key"), "-verify_return_error", "-servername", "localhost", "-ign_eof"},
+        in, out);
+    const int status = co_await client.wait();
+    EXPECT_EQ(status, 0) << slurp(out);
+    EXPECT_NE(slurp(out).find("Reused, TLSv1.2"), std::string::npos) << slurp(out);
     server.close();
     co_await server.wait_closed();
   };
@@ -299,6 +312,43 @@ TEST_P(TlsResumptionTest, ACorioClientResumesWithOpensslSServer) {
     const std::string tls12 = "-tls1_2";
     const std::string with12 = co_await rounds_with_s_server(tls12, 3);
     EXPECT_EQ(with12, "nrr");
+  };
+  run(main());
+}
+
+TEST_P(TlsResumptionTest, ASessionFromAnotherNamesContextDoesNotSkipTheClientCertificate) {
+  auto main = []() -> Coro<void> {
+    // "localhost" asks for a client certificate, any other name does not. A client
+    // that got a session under another name and offers it for "localhost" (as openssl
+    // s_client does when told to) must make a full handshake there, and be refused.
+    TlsContext real = server_context();
+    real.load_verify_locations(cert("ca.pem")).set_verify_peer(true);
+    TlsContext fallback = server_context("other");
+    fallback.set_sni_callback([real](std::string_view name) -> std::optional<TlsContext> {
+      if (name == "localhost") return real;
+      return std::nullopt;
+    });
+    Server server = co_await tls_echo_server(fallback, record_and_echo);
+    const std::string port = std::to_string(server.addresses()[0].port());
+    const std::string in = cert("cross.in");
+    std::ofstream(in) << "hello\nquit\n";
+    const std::string session = cert("cross.session");
+    Child get({"openssl", "s_client", "-connect", "127.0.0.1:" + port, "-servername", "public",
+               "-ign_eof", "-sess_out", session},
+              in, cert("cross1.out"));
+    const int got = co_await get.wait();
+    EXPECT_EQ(got, 0);
+    EXPECT_EQ(server_peer, "");  // served, without a client certificate
+    server_peer = "no handler ran";
+    const std::string out = cert("cross2.out");
+    Child offer({"openssl", "s_client", "-connect", "127.0.0.1:" + port, "-servername", "localhost",
+                 "-ign_eof", "-sess_in", session},
+                in, out);
+    (void)co_await offer.wait();
+    EXPECT_EQ(slurp(out).find("Reused"), std::string::npos) << slurp(out);
+    EXPECT_EQ(server_peer, "no handler ran");  // refused: no certificate
+    server.close();
+    co_await server.wait_closed();
   };
   run(main());
 }
