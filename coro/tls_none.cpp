@@ -48,6 +48,9 @@ TlsContext& TlsContext::set_sni_callback(
     std::function<std::optional<TlsContext>(std::string_view)> /*pick*/) {
   unavailable();
 }
+TlsContext& TlsContext::set_session_cache(bool /*on*/) {
+  unavailable();
+}
 TlsRole TlsContext::role() const noexcept {
   return TlsRole::client;
 }

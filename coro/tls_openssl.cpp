@@ -6,9 +6,13 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
+#include <list>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "coro/tls_engine.hpp"
@@ -23,7 +27,68 @@ struct TlsContext::Impl {
   Impl(SSL_CTX* c, TlsRole r) noexcept : ctx(c), role(r) {}
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
-  ~Impl() { SSL_CTX_free(ctx); }
+  ~Impl() {
+    for (auto& [name, session] : sessions)
+      SSL_SESSION_free(session);
+    SSL_CTX_free(ctx);
+  }
+
+  /// Client: the session to resume with a server called `name`, taken out of the cache
+  /// (TLS 1.3 tickets are single use); nullptr if none. The caller owns the reference.
+  SSL_SESSION* take_session(const std::string& name) {
+    const std::lock_guard lock(sessions_mutex);
+    const auto found = by_name.find(name);
+    if (found == by_name.end()) return nullptr;
+    SSL_SESSION* session = found->second->second;
+    sessions.erase(found->second);
+    by_name.erase(found);
+    return session;
+  }
+
+  /// Client: keeps `session` (taking the caller's reference) as the one to resume
+  /// `name` with, replacing the one before; unless `only_if_none` and one is there.
+  void keep_session(const std::string& name, SSL_SESSION* session, bool only_if_none = false) {
+    SSL_SESSION* dropped = session;
+    {
+      const std::lock_guard lock(sessions_mutex);
+      if (!session_cache_on) {
+        // off since the handshake began: keep nothing
+      } else if (const auto found = by_name.find(name); found != by_name.end()) {
+        if (!only_if_none) {
+          dropped = found->second->second;
+          sessions.erase(found->second);
+          sessions.emplace_back(name, session);
+          found->second = std::prev(sessions.end());
+        }
+      } else {
+        dropped = nullptr;
+        if (sessions.size() >= max_sessions) {
+          dropped = sessions.front().second;
+          by_name.erase(sessions.front().first);
+          sessions.pop_front();
+        }
+        sessions.emplace_back(name, session);
+        by_name.emplace(name, std::prev(sessions.end()));
+      }
+    }
+    SSL_SESSION_free(dropped);  // nullptr is fine
+  }
+
+  /// Client: whether sessions are cached and resumed (set_session_cache()).
+  bool session_cache() {
+    const std::lock_guard lock(sessions_mutex);
+    return session_cache_on;
+  }
+
+  // Client sessions by the server name they were made for, oldest first: a bounded
+  // cache, so a client talking to many hosts does not grow without end. The mutex
+  // because one context may serve sessions on several loop threads.
+  static constexpr std::size_t max_sessions = 256;
+  std::mutex sessions_mutex;
+  bool session_cache_on = true;
+  std::list<std::pair<std::string, SSL_SESSION*>> sessions;
+  std::unordered_map<std::string, std::list<std::pair<std::string, SSL_SESSION*>>::iterator>
+      by_name;
 };
 
 namespace {
@@ -50,6 +115,8 @@ void check_config(int ok, const std::string& what) {
   if (ok != 1) config_error(what);
 }
 
+int new_client_session(SSL* ssl, SSL_SESSION* session);
+
 std::shared_ptr<TlsContext::Impl> new_context(TlsRole role) {
   SSL_CTX* ctx = SSL_CTX_new(role == TlsRole::client ? TLS_client_method() : TLS_server_method());
   if (ctx == nullptr) config_error("SSL_CTX_new");
@@ -61,6 +128,23 @@ std::shared_ptr<TlsContext::Impl> new_context(TlsRole role) {
   // Renegotiation is a TLS 1.2 feature with a history of attacks and no use to a server
   // we write; TLS 1.3 has none.
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+  if (role == TlsRole::client) {
+    // OpenSSL's own client cache would look sessions up by session id, which a client
+    // never has before it connects: the sessions go to keep_session() instead.
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, &new_client_session);
+  } else {
+    // Without a session id context a server that verifies client certificates fails
+    // every resumption attempt (OpenSSL cannot tell the session was made under the same
+    // verification settings). One per context: a session made where no client
+    // certificate was asked for must not resume where one is.
+    static std::atomic<unsigned long> next_id{0};
+    const std::string id = "corio " + std::to_string(++next_id);
+    check_config(
+        SSL_CTX_set_session_id_context(ctx, reinterpret_cast<const unsigned char*>(id.data()),
+                                       static_cast<unsigned int>(id.size())),
+        "session id context");
+  }
   return impl;
 }
 
@@ -130,6 +214,15 @@ class OpenSslEngine final : public detail::TlsEngine {
     }
     SSL_set_connect_state(ssl_);
     if (host.empty()) return;
+    // Keyed by the name alone (the engine never knows the port): a session is only
+    // offered to a server of the name whose certificate it was made with.
+    if (ctx_->session_cache()) {
+      cache_key_ = host;
+      if (SSL_SESSION* session = ctx_->take_session(host)) {
+        (void)SSL_set_session(ssl_, session);  // refused (a stale one): a full handshake
+        SSL_SESSION_free(session);             // the SSL holds its own reference
+      }
+    }
     ASN1_OCTET_STRING* ip = a2i_IPADDRESS(host.c_str());
     if (ip != nullptr) {
       ASN1_OCTET_STRING_free(ip);
@@ -148,7 +241,10 @@ class OpenSslEngine final : public detail::TlsEngine {
   Status handshake() override {
     ERR_clear_error();
     const int r = SSL_do_handshake(ssl_);
-    if (r == 1) return Status::ok;
+    if (r == 1) {
+      keep_reusable_session();
+      return Status::ok;
+    }
     return status_of(r, "handshake");
   }
 
@@ -213,7 +309,30 @@ class OpenSslEngine final : public detail::TlsEngine {
   // The context an SNI callback switched the session to, kept alive with it.
   std::shared_ptr<TlsContext::Impl> switched;
 
+  /// A session the server sent (new_client_session()): kept for the next connection to
+  /// this server name. Takes the reference: false leaves it to OpenSSL.
+  bool keep(SSL_SESSION* session) {
+    if (cache_key_.empty() || SSL_SESSION_is_resumable(session) != 1) return false;
+    ctx_->keep_session(cache_key_, session);
+    return true;
+  }
+
  private:
+  // A TLS 1.2 session may be resumed again and again, and a resumption brings no new
+  // one: back into the cache it goes once it proved good. A TLS 1.3 ticket is used once
+  // (RFC 8446 C.4); the server sends fresh ones after the handshake.
+  void keep_reusable_session() {
+    if (cache_key_.empty() || SSL_session_reused(ssl_) != 1) return;
+    SSL_SESSION* session = SSL_get1_session(ssl_);
+    if (session == nullptr) return;
+    if (SSL_SESSION_get_protocol_version(session) < TLS1_3_VERSION &&
+        SSL_SESSION_is_resumable(session) == 1) {
+      ctx_->keep_session(cache_key_, session, /*only_if_none=*/true);
+    } else {
+      SSL_SESSION_free(session);
+    }
+  }
+
   Status status_of(int r, const char* what) {
     switch (SSL_get_error(ssl_, r)) {
       case SSL_ERROR_WANT_READ:
@@ -240,24 +359,67 @@ class OpenSslEngine final : public detail::TlsEngine {
   SSL* ssl_;
   BIO* in_ = nullptr;
   BIO* out_ = nullptr;
+  std::string cache_key_;  // client: the server name its sessions are kept under
 };
 
-int pick_by_name(SSL* ssl, int* /*alert*/, void* arg) {
-  auto* impl = static_cast<TlsContext::Impl*>(arg);
-  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-  if (name == nullptr || !impl->sni) return SSL_TLSEXT_ERR_NOACK;
+int new_client_session(SSL* ssl, SSL_SESSION* session) {
+  auto* engine = static_cast<OpenSslEngine*>(SSL_get_app_data(ssl));
   try {
+    return engine != nullptr && engine->keep(session) ? 1 : 0;
+  } catch (...) {
+    return 0;  // out of memory for the cache: no resumption, and no exception in C frames
+  }
+}
+
+// The host name in a ClientHello's server_name extension (RFC 6066 section 3), "" if
+// it has none.
+std::string sni_of(SSL* ssl) {
+  const unsigned char* p = nullptr;
+  std::size_t len = 0;
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) != 1) return {};
+  if (len < 2) return {};
+  std::size_t list = (std::size_t{p[0]} << 8) | p[1];
+  p += 2;
+  len = std::min(len - 2, list);
+  while (len >= 3) {
+    const unsigned type = p[0];
+    const std::size_t n = (std::size_t{p[1]} << 8) | p[2];
+    if (n > len - 3) return {};
+    if (type == TLSEXT_NAMETYPE_host_name) return {reinterpret_cast<const char*>(p + 3), n};
+    p += 3 + n;
+    len -= 3 + n;
+  }
+  return {};
+}
+
+// Switches the session to the context the SNI callback picks. From the ClientHello
+// callback, which runs before OpenSSL decides on resumption: from the servername
+// callback (too late) a session made on another context, one asking for no client
+// certificate, would be resumed on a context that requires one. Now a session is only
+// resumed on the context whose session id context it carries.
+int pick_by_name(SSL* ssl, int* alert, void* arg) {
+  auto* impl = static_cast<TlsContext::Impl*>(arg);
+  try {
+    const std::string name = sni_of(ssl);
+    if (name.empty() || !impl->sni) return SSL_CLIENT_HELLO_SUCCESS;
     std::optional<TlsContext> picked = impl->sni(name);
     if (picked && picked->impl() && picked->impl().get() != impl) {
-      SSL_set_SSL_CTX(ssl, picked->impl()->ctx);
+      SSL_set_SSL_CTX(ssl, picked->impl()->ctx);  // its session id context too
       // SSL_set_SSL_CTX changes the certificate, not what the session asks of the peer.
       SSL_set_verify(ssl, SSL_CTX_get_verify_mode(picked->impl()->ctx), nullptr);
       static_cast<OpenSslEngine*>(SSL_get_app_data(ssl))->switched = picked->impl();
     }
-    return SSL_TLSEXT_ERR_OK;
+    return SSL_CLIENT_HELLO_SUCCESS;
   } catch (...) {
-    return SSL_TLSEXT_ERR_ALERT_FATAL;  // an exception must not cross OpenSSL's C frames
+    *alert = SSL_AD_INTERNAL_ERROR;
+    return SSL_CLIENT_HELLO_ERROR;  // an exception must not cross OpenSSL's C frames
   }
+}
+
+// Acknowledges the name the client sent (the switch was made before).
+int ack_name(SSL* ssl, int* /*alert*/, void* /*arg*/) {
+  return SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) != nullptr ? SSL_TLSEXT_ERR_OK
+                                                                       : SSL_TLSEXT_ERR_NOACK;
 }
 
 }  // namespace
@@ -377,10 +539,36 @@ TlsContext& TlsContext::set_minimum_version(TlsVersion v) {
 TlsContext& TlsContext::set_sni_callback(
     std::function<std::optional<TlsContext>(std::string_view server_name)> pick) {
   impl_->sni = std::move(pick);
-  using Pick = int (*)(SSL*, int*, void*);
-  const Pick cb = impl_->sni ? &pick_by_name : nullptr;  // the macro casts its argument
-  SSL_CTX_set_tlsext_servername_callback(impl_->ctx, cb);
-  SSL_CTX_set_tlsext_servername_arg(impl_->ctx, impl_.get());
+  SSL_CTX_set_client_hello_cb(impl_->ctx, impl_->sni ? &pick_by_name : nullptr, impl_.get());
+  using Ack = int (*)(SSL*, int*, void*);
+  const Ack ack = impl_->sni ? &ack_name : nullptr;  // the macro casts its argument
+  SSL_CTX_set_tlsext_servername_callback(impl_->ctx, ack);
+  return *this;
+}
+
+TlsContext& TlsContext::set_session_cache(bool on) {
+  if (impl_->role == TlsRole::client) {
+    std::list<std::pair<std::string, SSL_SESSION*>> dropped;
+    {
+      const std::lock_guard lock(impl_->sessions_mutex);
+      impl_->session_cache_on = on;
+      if (!on) {
+        dropped.swap(impl_->sessions);
+        impl_->by_name.clear();
+      }
+    }
+    for (auto& [name, session] : dropped)
+      SSL_SESSION_free(session);
+  } else {
+    // Neither tickets (TLS 1.2's or 1.3's) nor the server's own cache of session ids.
+    SSL_CTX_set_session_cache_mode(impl_->ctx, on ? SSL_SESS_CACHE_SERVER : SSL_SESS_CACHE_OFF);
+    check_config(SSL_CTX_set_num_tickets(impl_->ctx, on ? 2 : 0), "number of tickets");
+    if (on) {
+      SSL_CTX_clear_options(impl_->ctx, SSL_OP_NO_TICKET);
+    } else {
+      SSL_CTX_set_options(impl_->ctx, SSL_OP_NO_TICKET);
+    }
+  }
   return *this;
 }
 

@@ -103,6 +103,12 @@ class TlsContext {
   TlsContext& set_sni_callback(
       std::function<std::optional<TlsContext>(std::string_view server_name)> pick);
 
+  /// Session resumption (on by default). Client: keeps the sessions servers send, by
+  /// server name (the last 256 names), and offers one when it connects to that name
+  /// again, so the handshake is shorter; off forgets them and every handshake is full.
+  /// Server: off sends no tickets and keeps no sessions, so no client resumes.
+  TlsContext& set_session_cache(bool on);
+
   [[nodiscard]] TlsRole role() const noexcept;
 
   /// The engine's state; for corio's TLS sessions.
