@@ -73,26 +73,13 @@ TEST_P(StartTlsTest, OpensslSClientUpgradesAnSmtpLikeSessionAndIsEchoed) {
 
 TEST_P(StartTlsTest, ACorioClientUpgradesWithPythonAsyncioStartTls) {
   auto main = []() -> Coro<void> {
-    std::uint16_t port = 0;
-    {
-      Socket probe = listen_on(Address::loopback(AddressFamily::ipv4, 0));
-      port = probe.local_address().port();
-    }
+    const std::uint16_t port = free_port();
     const std::string out = cert("py_starttls.out");
     Child py({"python3", CORIO_TLS_PY_STARTTLS_SERVER, std::to_string(port), cert("server.pem"),
               cert("server.key")},
              "", out);
-    std::optional<std::pair<StreamReader, StreamWriter>> streams;
-    for (int i = 0; i < 400 && !streams; ++i) {
-      bool refused = false;
-      try {
-        streams = co_await open_connection("127.0.0.1", port);
-      } catch (const std::system_error& e) {
-        if (e.code() != std::errc::connection_refused) throw;
-        refused = true;
-      }
-      if (refused) co_await sleep(25ms);
-    }
+    std::optional<std::pair<StreamReader, StreamWriter>> streams =
+        co_await connect_when_listening("127.0.0.1", port);
     EXPECT_TRUE(streams.has_value());
     auto& [r, w] = *streams;
     EXPECT_EQ(co_await r.readline(), "READY\n");

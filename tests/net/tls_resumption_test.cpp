@@ -183,17 +183,22 @@ TEST_P(TlsResumptionTest, MutualTlsResumesAndTheServerStillKnowsTheClient) {
   run(main());
 }
 
+// Presents the untrusted CA's certificate by default; "localhost" switches (by SNI) to
+// the real one, which asks for a client certificate.
+TlsContext sni_server_context() {
+  TlsContext real = server_context();
+  real.load_verify_locations(cert("ca.pem")).set_verify_peer(true);
+  TlsContext fallback = server_context("other");
+  fallback.set_sni_callback([real](std::string_view name) -> std::optional<TlsContext> {
+    if (name == "localhost") return real;
+    return std::nullopt;
+  });
+  return fallback;
+}
+
 TEST_P(TlsResumptionTest, ASessionOnAContextPickedBySniResumes) {
   auto main = []() -> Coro<void> {
-    // The default context has the untrusted CA's certificate; "localhost" switches to
-    // the real one, which asks for a client certificate.
-    TlsContext real = server_context();
-    real.load_verify_locations(cert("ca.pem")).set_verify_peer(true);
-    TlsContext fallback = server_context("other");
-    fallback.set_sni_callback([real](std::string_view name) -> std::optional<TlsContext> {
-      if (name == "localhost") return real;
-      return std::nullopt;
-    });
+    TlsContext fallback = sni_server_context();
     Server server = co_await tls_echo_server(fallback, record_and_echo);
     const std::uint16_t port = server.addresses()[0].port();
     TlsContext cctx = client_context();
@@ -257,12 +262,7 @@ TEST_P(TlsResumptionTest, OpensslSClientResumesWithACorioServer) {
 // each line reversed (-rev); a corio client connects `rounds` times with one context and
 // says which resumed ("nrr": new, resumed, resumed; "-" for a failed connection).
 Coro<std::string> rounds_with_s_server(std::string version, int rounds) {
-  // A free port for s_server: bound here, released, then given to it.
-  std::uint16_t port = 0;
-  {
-    Socket probe = listen_on(Address::loopback(AddressFamily::ipv4, 0));
-    port = probe.local_address().port();
-  }
+  const std::uint16_t port = free_port();
   Child server({"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
                 cert("server.pem"), "-key", cert("server.key"), version, "-rev", "-quiet",
                 "-naccept", std::to_string(rounds)},
@@ -273,17 +273,8 @@ Coro<std::string> rounds_with_s_server(std::string version, int rounds) {
   const std::string host = "localhost";
   std::string seen;
   for (int round = 0; round < rounds; ++round) {
-    std::optional<std::pair<StreamReader, StreamWriter>> streams;
-    for (int i = 0; i < 200 && !streams; ++i) {  // retry until it listens
-      bool refused = false;
-      try {
-        streams = co_await open_connection(host, port, o);
-      } catch (const std::system_error& e) {
-        if (e.code() != std::errc::connection_refused) throw;
-        refused = true;
-      }
-      if (refused) co_await sleep(25ms);
-    }
+    std::optional<std::pair<StreamReader, StreamWriter>> streams =
+        co_await connect_when_listening(host, port, o);
     if (!streams) {
       seen += '-';
       break;
@@ -321,13 +312,7 @@ TEST_P(TlsResumptionTest, ASessionFromAnotherNamesContextDoesNotSkipTheClientCer
     // "localhost" asks for a client certificate, any other name does not. A client
     // that got a session under another name and offers it for "localhost" (as openssl
     // s_client does when told to) must make a full handshake there, and be refused.
-    TlsContext real = server_context();
-    real.load_verify_locations(cert("ca.pem")).set_verify_peer(true);
-    TlsContext fallback = server_context("other");
-    fallback.set_sni_callback([real](std::string_view name) -> std::optional<TlsContext> {
-      if (name == "localhost") return real;
-      return std::nullopt;
-    });
+    TlsContext fallback = sni_server_context();
     Server server = co_await tls_echo_server(fallback, record_and_echo);
     const std::string port = std::to_string(server.addresses()[0].port());
     const std::string in = cert("cross.in");

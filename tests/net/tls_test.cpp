@@ -170,28 +170,15 @@ TEST_P(TlsTest, OpensslSClientTalksToACorioServer) {
 
 TEST_P(TlsTest, ACorioClientTalksToOpensslSServer) {
   auto main = []() -> Coro<void> {
-    // A free port for s_server: bound here, released, then given to it.
-    std::uint16_t port = 0;
-    {
-      Socket probe = listen_on(Address::loopback(AddressFamily::ipv4, 0));
-      port = probe.local_address().port();
-    }
+    const std::uint16_t port = free_port();
     const std::string out = cert("s_server.out");
     Child server({"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
                   cert("server.pem"), "-key", cert("server.key"), "-rev", "-naccept", "1"},
                  "", out);
     // -rev answers each line reversed; retry until it listens.
-    std::optional<std::pair<StreamReader, StreamWriter>> streams;
-    for (int i = 0; i < 200 && !streams; ++i) {
-      bool refused = false;
-      try {
-        streams = co_await open_connection("localhost", port, tls_options(client_context()));
-      } catch (const std::system_error& e) {
-        if (e.code() != std::errc::connection_refused) throw;
-        refused = true;
-      }
-      if (refused) co_await sleep(25ms);
-    }
+    const StreamOptions o = tls_options(client_context());
+    std::optional<std::pair<StreamReader, StreamWriter>> streams =
+        co_await connect_when_listening("localhost", port, o);
     EXPECT_TRUE(streams.has_value());
     auto& [r, w] = *streams;
     for (int i = 0; i < 50; ++i) {

@@ -75,6 +75,24 @@ Coro<Server> tls_echo_server(TlsContext ctx, StreamHandler handler) {
   co_return co_await start_server(std::move(handler), "127.0.0.1", 0, so);
 }
 
+std::uint16_t free_port() {
+  Socket probe = listen_on(Address::loopback(AddressFamily::ipv4, 0));
+  return probe.local_address().port();
+}
+
+Coro<std::optional<std::pair<StreamReader, StreamWriter>>> connect_when_listening(
+    std::string host, std::uint16_t port, StreamOptions options) {
+  for (int i = 0; i < 400; ++i) {
+    try {
+      co_return co_await open_connection(host, port, options);
+    } catch (const std::system_error& e) {
+      if (e.code() != std::errc::connection_refused) throw;
+    }
+    co_await sleep(25ms);
+  }
+  co_return std::nullopt;
+}
+
 Child::Child(std::vector<std::string> args, const std::string& in, const std::string& out) {
   std::vector<char*> argv;
   for (std::string& a : args)

@@ -5,9 +5,12 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "backend_param.hpp"
@@ -36,6 +39,13 @@ class TlsSuite : public BackendTest {
 Coro<void> echo_lines(StreamReader r, StreamWriter w);
 /// A TLS server on 127.0.0.1 (a free port) running `handler`, handshake timeout 2 s.
 Coro<Server> tls_echo_server(TlsContext ctx, StreamHandler handler = echo_lines);
+
+/// A loopback port nobody listens on now (bound, read, released), for a child server.
+[[nodiscard]] std::uint16_t free_port();
+/// Streams to a child server on `host`:`port` once it listens: a refused connect is
+/// retried every 25 ms, for 10 s at most (then nullopt).
+Coro<std::optional<std::pair<StreamReader, StreamWriter>>> connect_when_listening(
+    std::string host, std::uint16_t port, StreamOptions options = {});
 
 /// A child process with stdin from the file `in` (none if empty) and stdout to the file
 /// `out`; wait() reaps it on the thread pool, so the loop serves meanwhile. Killed when
