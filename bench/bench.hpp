@@ -19,6 +19,7 @@ void register_timer_benchmarks();
 void register_timer_queue_benchmarks();
 void register_sleeper_benchmarks();
 void register_io_benchmarks(const std::vector<std::string>& backends);
+void register_tls_benchmarks(const std::vector<std::string>& backends);
 
 /// `total` spread over `events` (counts from an untimed probe, so no rate: a plain value).
 inline benchmark::Counter per(double total, double events) {

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   bench::register_timer_benchmarks();
   bench::register_timer_queue_benchmarks();
   bench::register_io_benchmarks(backends);
+  bench::register_tls_benchmarks(backends);
   // Last: it leaves the heap hundreds of MB larger than the others need.
   bench::register_sleeper_benchmarks();
 
