@@ -20,6 +20,9 @@ TlsContext TlsContext::client() {
 TlsContext TlsContext::server(const std::string& /*cert_file*/, const std::string& /*key_file*/) {
   unavailable();
 }
+TlsContext TlsContext::server_pem(std::string_view /*cert_pem*/, std::string_view /*key_pem*/) {
+  unavailable();
+}
 TlsContext& TlsContext::load_cert_chain(const std::string& /*cert_file*/,
                                         const std::string& /*key_file*/) {
   unavailable();

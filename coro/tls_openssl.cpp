@@ -437,6 +437,12 @@ TlsContext TlsContext::server(const std::string& cert_file, const std::string& k
   return c;
 }
 
+TlsContext TlsContext::server_pem(std::string_view cert_pem, std::string_view key_pem) {
+  TlsContext c(new_context(TlsRole::server));
+  c.load_cert_chain_pem(cert_pem, key_pem);
+  return c;
+}
+
 TlsContext& TlsContext::load_cert_chain(const std::string& cert_file, const std::string& key_file) {
   check_config(SSL_CTX_use_certificate_chain_file(impl_->ctx, cert_file.c_str()),
                "certificate chain " + cert_file);

@@ -312,7 +312,7 @@ TEST_P(TlsTest, ContextsFromPemTextPickACertificateByNameAndRefuseBadSettings) {
   auto main = []() -> Coro<void> {
     // The default context has the untrusted CA's certificate; the SNI callback swaps in
     // the real one for "localhost", from PEM text in memory.
-    TlsContext real = TlsContext::server(cert("other.pem"), cert("other.key"));
+    TlsContext real = TlsContext::server_pem(slurp(cert("other.pem")), slurp(cert("other.key")));
     real.load_cert_chain_pem(slurp(cert("server.pem")), slurp(cert("server.key")));
     TlsContext fallback = server_context("other");
     fallback.set_sni_callback([real](std::string_view name) -> std::optional<TlsContext> {
@@ -354,6 +354,10 @@ TEST_P(TlsTest, ContextsFromPemTextPickACertificateByNameAndRefuseBadSettings) {
   EXPECT_EQ(code_of([] { (void)TlsContext::server(cert("server.pem"), cert("client.key")); }),
             TlsErrc::configuration);
   EXPECT_EQ(code_of([] { (void)TlsContext::server(cert("missing.pem"), cert("server.key")); }),
+            TlsErrc::configuration);
+  EXPECT_EQ(code_of([] {
+              (void)TlsContext::server_pem(slurp(cert("server.pem")), slurp(cert("client.key")));
+            }),
             TlsErrc::configuration);
   EXPECT_EQ(code_of([] { TlsContext::client().load_verify_pem("not a certificate"); }),
             TlsErrc::configuration);

@@ -79,6 +79,9 @@ class TlsContext {
   /// A server context presenting the PEM chain in `cert_file` with the key in
   /// `key_file`.
   [[nodiscard]] static TlsContext server(const std::string& cert_file, const std::string& key_file);
+  /// As server(), from PEM text in memory (a certificate made at run time, or one kept
+  /// out of the file system).
+  [[nodiscard]] static TlsContext server_pem(std::string_view cert_pem, std::string_view key_pem);
 
   /// The certificate chain and key this side presents (a server's, or a client
   /// certificate for mutual TLS), from PEM files.
