@@ -615,7 +615,8 @@ for c in conns:
     for s in order:
         hs, n = med(ct, s, "cpu"), med(t, s, "count")
         if hs is not None and n:
-            share.append(f"{backend[s][0]} {backend[s][1]} {int(c) * hs / n:.2f}")
+            who = f"corio {backend[s][1]}" if s.startswith("corio") else backend[s][0]
+            share.append(f"{who} {int(c) * hs / n:.2f}")
     if share:
         w("")
         w(f"Of the CPU per request, wrk's own {c} handshakes at the start of the run (each server's "
