@@ -14,7 +14,7 @@
 #     for HS_TIME s, and wrk -H 'Connection: close' (a full handshake per request, 50 at a
 #     time); connections/s and the server's CPU µs per handshake;
 #   - then once (SYSCALLS=1): syscalls per request over a wrk -c50 run, counted by
-#     perf stat (raw_syscalls:sys_enter) and broken down by strace -f -c.
+#     perf stat (raw_syscalls:sys_enter and the I/O calls' tracepoints), and by strace -f -c.
 # Writes OUT (docs/benchmarks-https.md); whatever follows its "<!-- notes -->" line is
 # kept, so notes written by hand survive a rerun.
 #
@@ -377,11 +377,22 @@ for round in $(seq "$ROUNDS"); do
 done
 
 # --- syscalls per request ------------------------------------------------------------------
-# perf stat counts every syscall entry with little overhead; strace -c names them but
-# slows the server down several times, which changes how much each wakeup batches, so its
-# breakdown is scaled to perf's total rather than trusted as it is.
+# perf stat counts syscall entries (all of them, and the I/O and wait calls one by one)
+# with little overhead. strace -c names every call but slows the server several times
+# over, which changes how much each wakeup finds to do; its counts are shown as they are,
+# beside perf's, not mixed with them.
 syscalls=$tmp/syscalls.tsv
 : >"$syscalls"
+events=raw_syscalls:sys_enter
+for sc in read write readv writev recvfrom sendto recvmsg sendmsg epoll_wait epoll_pwait \
+  epoll_pwait2 io_uring_enter; do
+  for tracefs in /sys/kernel/tracing /sys/kernel/debug/tracing; do
+    if [ -d "$tracefs/events/syscalls/sys_enter_$sc" ]; then
+      events+=",syscalls:sys_enter_$sc"
+      break
+    fi
+  done
+done
 if [ "$SYSCALLS" = 1 ]; then
   for name in "${servers[@]}"; do
     log=$tmp/sys.$name
@@ -392,7 +403,7 @@ if [ "$SYSCALLS" = 1 ]; then
     fi
     url=https://127.0.0.1:$port/
     client "$log.warm" wrk -t1 -c50 -d"${WARMUP}s" "$url" || true
-    perf stat -x, -e raw_syscalls:sys_enter -o "$log.perf" -p "$(tr ' ' ',' <<<"${pids% }")" &
+    perf stat -x, -e "$events" -o "$log.perf" -p "$(tr ' ' ',' <<<"${pids% }")" &
     tracer=$!
     sleep 0.5
     client "$log.perfwrk" wrk -t1 -c50 -d"${SYSCALL_TIME}s" "$url" || true
@@ -407,18 +418,23 @@ if [ "$SYSCALLS" = 1 ]; then
     kill -INT "$tracer"
     wait "$tracer" || true
     stop_server
-    perf_calls=$(awk -F, '/raw_syscalls:sys_enter/ { print $1; exit }' "$log.perf")
+    # perf -x, rows: count,unit,event,...
+    perf_calls=$(awk -F, '$3 == "raw_syscalls:sys_enter" { print $1; exit }' "$log.perf")
+    perf_mix=$(awk -F, '$3 ~ /^syscalls:sys_enter_/ && $1 + 0 > 0 {
+        sub(/^syscalls:sys_enter_/, "", $3); print $1, $3 }' "$log.perf" |
+      sort -rn | awk '{ printf "%s%s:%s", (NR > 1 ? "," : ""), $2, $1 }')
     perf_reqs=$(awk '/requests in/ { print $1; exit }' "$log.perfwrk")
     strace_reqs=$(awk '/requests in/ { print $1; exit }' "$log.stracewrk")
     # strace -c rows: % time, seconds, usecs/call, calls, [errors,] syscall. The total row
     # may lack usecs/call, so the total is summed here.
-    top=$(awk '$1 ~ /^[0-9.]+$/ && $NF != "total" { print $4, $NF }' "$log.strace" |
-      sort -rn | head -6 | awk '{ printf "%s%s:%s", (NR > 1 ? "," : ""), $2, $1 }')
+    strace_mix=$(awk '$1 ~ /^[0-9.]+$/ && $NF != "total" { print $4, $NF }' "$log.strace" |
+      sort -rn | head -4 | awk '{ printf "%s%s:%s", (NR > 1 ? "," : ""), $2, $1 }')
     strace_total=$(awk '$1 ~ /^[0-9.]+$/ && $NF != "total" { n += $4 } END { print n + 0 }' \
       "$log.strace")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "${perf_calls:-?}" "${perf_reqs:-?}" \
-      "${strace_total:-?}" "${strace_reqs:-?}" "${top:-?}" >>"$syscalls"
-    say "syscalls $name: perf ${perf_calls:-?} for ${perf_reqs:-?} requests; strace: $top"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "${perf_calls:-?}" "${perf_reqs:-?}" \
+      "${perf_mix:-?}" "${strace_total:-?}" "${strace_reqs:-?}" "${strace_mix:-?}" >>"$syscalls"
+    say "syscalls $name: perf ${perf_calls:-?} ($perf_mix) for ${perf_reqs:-?} requests;" \
+      "strace $strace_mix for ${strace_reqs:-?}"
   done
 fi
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -541,11 +557,12 @@ load1 = float(E["load_start"].split()[0])
 w("")
 if load1 >= 0.5:
     w(f"**Caveat: the machine was not quiet.** Load average (1, 5, 15 min) at the start of the run: "
-      f"{E['load_start']}; at the end: {E['load_end']}. Other work competed for the two CPUs, so "
-      "absolute numbers are low and noisy; the ratios, from runs minutes apart, less so.")
+      f"{E['load_start']}; at the end: {E['load_end']} (the run itself keeps both CPUs busy, so "
+      "that one is partly its own). Other work competed for the two CPUs, so absolute numbers "
+      "are low and noisy; the ratios, from runs minutes apart, less so.")
 else:
     w(f"Load average (1, 5, 15 min) at the start of the run: {E['load_start']}; at the end: "
-      f"{E['load_end']}.")
+      f"{E['load_end']} (the run itself keeps both CPUs busy, so that one is mostly its own).")
 
 # --- the goal ---
 w("")
@@ -670,27 +687,32 @@ if sysrows:
     w("")
     w("## Syscalls per request")
     w("")
-    w(f"One more `wrk -t1 -c50 -d{E['SYSCALL_TIME']}s` run per server with `perf stat -e "
-      "raw_syscalls:sys_enter -p PIDS` attached (every syscall the server's processes enter, over "
-      f"the whole run), then one with `strace -f -c -p PID...` for the names. strace slows the "
-      "server several times over, so more requests wait per wakeup; its per-request counts are "
-      "shown scaled to perf's total (each syscall's share of strace's calls × perf's syscalls per "
-      "request). With io_uring a submission does the work of several syscalls, so its count is "
-      "not comparable work-for-work with the epoll servers'.")
+    w(f"One more `wrk -t1 -c50 -d{E['SYSCALL_TIME']}s` run per server with `perf stat` attached to "
+      "its processes (`raw_syscalls:sys_enter` for every syscall, and the `syscalls:sys_enter_*` "
+      "tracepoints of the read, write and wait calls one by one), then one more with `strace -f -c "
+      "-p PID...`. strace slows the server several times over, so each wakeup finds more requests "
+      "waiting and fewer reads come back empty: its counts are lower than perf's and are shown "
+      "only as a cross-check. With io_uring one `io_uring_enter` submits and reaps many "
+      "operations, so its count is not comparable work for work with the epoll servers'.")
     w("")
-    w("| server | backend | syscalls/req (perf) | syscalls/req (strace, unscaled) | where they go, per request (strace's mix × perf's total) |")
-    w("|---|---|---:|---:|---|")
-    for name, pc, pr, st, sr, top in sysrows:
-        pc, pr, st, sr = num(pc), num(pr), num(st), num(sr)
-        per = pc / pr if pc is not None and pr else None
-        sper = st / sr if st is not None and sr else None
-        mix = []
-        if top != "?" and st:
-            for item in top.split(","):
-                sc, calls = item.rsplit(":", 1)
-                share = float(calls) / st
-                mix.append(f"{sc} {share * per:.2f}" if per is not None else f"{sc} {share:.0%}")
-        w(f"| {backend[name][0]} | {backend[name][1]} | {fmt(per, 2)} | {fmt(sper, 2)} | {', '.join(mix) or '?'} |")
+    w("| server | backend | syscalls/req (perf) | by call, per request (perf) | syscalls/req under strace | by call under strace |")
+    w("|---|---|---:|---|---:|---|")
+
+    def mix(text, n):
+        if text == "?" or not n:
+            return "?"
+        parts = []
+        for item in text.split(","):
+            sc, calls = item.rsplit(":", 1)
+            parts.append(f"{sc} {float(calls) / n:.2f}")
+        return ", ".join(parts)
+
+    for name, pc, pr, pmix, st, sr, smix in sysrows:
+        pcn, prn, stn, srn = num(pc), num(pr), num(st), num(sr)
+        per = pcn / prn if pcn is not None and prn else None
+        sper = stn / srn if stn is not None and srn else None
+        w(f"| {backend[name][0]} | {backend[name][1]} | {fmt(per, 2)} | {mix(pmix, prn)} | "
+          f"{fmt(sper, 2)} | {mix(smix, srn)} |")
 
 # --- negotiated ---
 probe = list(csv.reader(open(E["PROBE"]), delimiter="\t"))
