@@ -67,21 +67,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev liburing-dev libssl-dev openssl
   libasio-dev nginx wrk strace linux-perf
 )
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    say "missing ${missing[*]}: run as root, or install them first"
-    exit 1
-  fi
-  say "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  # Debian starts nginx's service on install where it can; it would hold port 80, not ours.
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck source=bench/peers/packages.sh
+source "$root/bench/peers/packages.sh"
+install_missing "${packages[@]}"
 
 # --- build ---------------------------------------------------------------------------
 say "building http_hello and asio_ssl_http (release preset, -j$JOBS)"

@@ -45,20 +45,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   liburing-dev libuv1-dev libasio-dev python3 python3-uvloop gnuplot-nox
 )
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    say "missing ${missing[*]}: run as root, or install them first"
-    exit 1
-  fi
-  say "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# shellcheck source=bench/peers/packages.sh
+source "$root/bench/peers/packages.sh"
+install_missing "${packages[@]}"
 
 # --- build ---------------------------------------------------------------------------
 say "building the release preset with the peers (-j$JOBS)"
