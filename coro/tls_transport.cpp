@@ -83,18 +83,19 @@ void TlsTransport::collect_output() {
   engine_->take_output(out_);
 }
 
-void TlsTransport::send_now() noexcept {
-  if (sending_) return;  // the sender collects what is new after its current send
+std::intptr_t TlsTransport::send_now() noexcept {
+  if (sending_) return -EAGAIN;  // the sender collects what is new after its current send
   try {
     collect_output();
   } catch (const std::bad_alloc&) {
-    return;  // stays in the engine for the next flush
+    return -EAGAIN;  // stays in the engine for the next flush
   }
   while (out_sent_ < out_.size()) {
     const std::intptr_t r = inner_->try_write({out_.data() + out_sent_, out_.size() - out_sent_});
-    if (r <= 0) return;  // EAGAIN: a flush sends it; an error: the flush raises it
+    if (r <= 0) return r;  // EAGAIN: a flush sends it; an error: the flush raises it
     out_sent_ += static_cast<std::size_t>(r);
   }
+  return 0;
 }
 
 Coro<void> TlsTransport::flush() {
@@ -123,8 +124,16 @@ Coro<void> TlsTransport::handshake() {
       send_now();  // the alert that tells the peer why
       throw;
     }
+    if (st == TlsEngine::Status::ok) {
+      // The last flight (a client's Finished; a server's session tickets) goes without
+      // a wait where the socket takes it. A peer that is gone already (s_time and
+      // scanners close right after their Finished) is then the first read's or write's
+      // error, not a failed handshake: the handshake did succeed, and no exception has
+      // to climb out of it.
+      if (send_now() == -EAGAIN && buffered_output() > 0) co_await flush();
+      break;
+    }
     if (engine_->output_size() > 0 || buffered_output() > 0) co_await flush();
-    if (st == TlsEngine::Status::ok) break;
     if (st == TlsEngine::Status::closed) {
       throw TlsError(TlsErrc::protocol, "corio: TLS handshake: the peer closed the session");
     }

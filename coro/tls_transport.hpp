@@ -57,8 +57,9 @@ class TlsTransport final : public Transport {
   class SendScope;
   // Moves the engine's records to out_.
   void collect_output();
-  // Sends out_ without waiting, as far as the transport below takes it.
-  void send_now() noexcept;
+  // Sends out_ without waiting, as far as the transport below takes it: 0 once all is
+  // sent, else the transport's -EAGAIN or -errno (what is left stays for flush()).
+  std::intptr_t send_now() noexcept;
   // Waits for the peer's next ciphertext, received straight into the engine's input;
   // false at the end of the stream.
   Coro<bool> receive();
