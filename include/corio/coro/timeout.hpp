@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <coroutine>
 #include <cstdint>
 #include <exception>
 #include <optional>
@@ -53,11 +54,19 @@ class Timeout : Timer {
   /// cancelled it.
   template <class T>
   Coro<T> run(Coro<T> body);
-  /// The same for a single plain awaiter: `co_await timeout(1s).run(io::recv(...))`.
-  template <detail::PlainAwaiter A>
-  auto run(A aw) {
-    using R = decltype(aw.await_resume());
-    return run(detail::await_in_task<R>(std::move(aw)));
+  /// The same for any other corio::Awaitable, awaited in the current task: a Task, a
+  /// Future (cancelled on expiry, as asyncio does), a plain or user awaiter:
+  /// `co_await timeout(1s).run(io::recv(...))`. Task and Future may be passed by name,
+  /// other awaitables as rvalues.
+  template <class A>
+  requires(!detail::is_coro_v<std::remove_cvref_t<A>>) auto run(A&& aw) {
+    if constexpr (detail::Adoptable<A>) {
+      using R = detail::adopted_result_t<A>;
+      return run(detail::await_in_task<R>(std::remove_cvref_t<A>(std::forward<A>(aw))));
+    } else {
+      detail::refuse_argument<A>();
+      return std::suspend_never{};  // awaitable, so the static_assert is the only error
+    }
   }
 
  private:

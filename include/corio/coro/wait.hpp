@@ -171,15 +171,24 @@ detail::WaitAwaiter<T> wait(std::vector<Task<T>> tasks, ReturnWhen when = ALL_CO
   return detail::WaitAwaiter<T>(std::move(tasks), when, timeout);
 }
 
-/// Awaits `aw` (a Coro, which becomes a task, or a Task) for at most `timeout`
-/// (asyncio.wait_for). On expiry it cancels the work, waits until it has really
-/// finished (its cleanup has run), then throws TimeoutError. Cancelling the caller
-/// cancels the work too. A timeout <= 0 times out at once unless the work is done.
+/// Awaits `aw` for at most `timeout` (asyncio.wait_for). Takes any corio::Awaitable, as
+/// gather does: a Coro (becomes a task), a Task, a Future, a plain or user awaiter. On
+/// expiry it cancels the work (a Future is cancelled, a Task is asked to cancel), waits
+/// until it has really finished (its cleanup has run), then throws TimeoutError.
+/// Cancelling the caller cancels the work too. A timeout <= 0 times out at once unless
+/// the work is done.
 template <detail::Gatherable A, class Rep, class Period>
 auto wait_for(A&& aw, std::chrono::duration<Rep, Period> timeout) {
   using T = typename detail::task_for_t<A>::value_type;
   return detail::WaitForAwaiter<T>(detail::to_task(std::forward<A>(aw)),
                                    std::chrono::ceil<Duration>(timeout), detail::owns_result_v<A>);
+}
+/// An argument wait_for cannot take: a static_assert naming the requirement.
+template <class A, class Rep, class Period>
+requires(!detail::Gatherable<A>) std::suspend_never
+    wait_for(A&&, std::chrono::duration<Rep, Period>) {
+  detail::refuse_argument<A>();
+  return {};
 }
 
 }  // namespace corio
