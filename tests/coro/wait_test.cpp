@@ -1,5 +1,5 @@
 // wait() and wait_for(): conditions, timeouts, and cancellation with cleanup; wait_for
-// over Futures and user awaitables.
+// over Futures and user awaitables; wait() over tasks given one by one.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -328,6 +328,45 @@ TEST_P(WaitTest, WaitForOverAGatherOfFutures) {
   run_virtual(main());
   EXPECT_EQ(virtual_elapsed(), 2s);
 }
+
+TEST_P(WaitTest, TakesTasksOneByOneWithoutABracedVector) {
+  auto main = [](ManualClock& clock) -> Coro<void> {
+    Task<int> fast = create_task(after(1s, 1));
+    Task<int> slow = create_task(after(3s, 2));
+    Task<int> failing = create_task(fail_after(2s));
+    auto [done, pending] = co_await wait(fast, slow, failing, FIRST_COMPLETED);
+    EXPECT_EQ(clock.now() - TimePoint{}, 1s);
+    EXPECT_TRUE(done.size() == 1 && done[0] == fast);
+    EXPECT_EQ(pending.size(), 2u);
+
+    auto r2 = co_await wait(slow, failing, FIRST_EXCEPTION, 5s);
+    EXPECT_EQ(clock.now() - TimePoint{}, 2s);
+    EXPECT_TRUE(r2.done.size() == 1 && r2.done[0] == failing);
+    EXPECT_THROW(co_await failing, Boom);
+
+    auto r3 = co_await wait(slow, 500ms);  // a timeout alone: ALL_COMPLETED
+    EXPECT_TRUE(r3.done.empty());
+    EXPECT_EQ(r3.pending.size(), 1u);
+    EXPECT_FALSE(slow.cancelled());  // wait never cancels
+
+    auto r4 = co_await wait(slow);
+    EXPECT_EQ(r4.done.size(), 1u);
+    EXPECT_EQ(co_await slow, 2);
+  };
+  run_virtual(main(clock_));
+}
+
+// The variadic wait() takes only Tasks of one type, then an optional mode, then an
+// optional timeout.
+template <class... Args>
+concept WaitCallable = requires(Args&&... args) {
+  wait(std::forward<Args>(args)...);
+};
+static_assert(WaitCallable<Task<int>&, Task<int>&, ReturnWhen, std::chrono::seconds>);
+static_assert(!WaitCallable<Task<int>&, Task<long>&>);
+static_assert(!WaitCallable<Task<int>&, std::chrono::seconds, ReturnWhen>);
+static_assert(!WaitCallable<Task<int>&, ReturnWhen, ReturnWhen>);
+static_assert(!WaitCallable<Task<int>&, ReturnWhen, Task<int>&>);
 
 CORIO_INSTANTIATE_BACKEND_SUITE(WaitTest);
 

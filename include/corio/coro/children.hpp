@@ -2,6 +2,7 @@
 // adapter that turns any awaitable into one.
 #pragma once
 
+#include <chrono>
 #include <concepts>
 #include <type_traits>
 #include <utility>
@@ -111,6 +112,36 @@ constexpr bool refuse_argument() {
                 "corio: pass this awaitable as an rvalue (std::move or a temporary): only a "
                 "Task or a Future may be passed by name, since their copies share one state");
   return false;
+}
+
+template <class X>
+inline constexpr bool is_duration_v = false;
+template <class Rep, class Period>
+inline constexpr bool is_duration_v<std::chrono::duration<Rep, Period>> = true;
+
+/// The shape of the variadic wait(t1, t2, ..., [when], [timeout]) and as_completed(t1,
+/// t2, ..., [timeout]): Task<T>s, then at most one Mode (none when Mode is void), then at
+/// most one std::chrono::duration.
+template <class T, class Mode, class... Rest>
+consteval bool task_list_args_ok() {
+  int phase = 0;  // 0: tasks, 1: after the mode, 2: after the timeout
+  bool ok = true;
+  auto step = [&]<class X>() {
+    if constexpr (std::is_same_v<X, Task<T>>) {
+      ok = ok && phase == 0;
+    } else if constexpr (!std::is_void_v<Mode> && std::is_same_v<X, Mode>) {
+      ok = ok && phase == 0;
+      phase = 1;
+    } else if constexpr (is_duration_v<X>) {
+      ok = ok && phase < 2;
+      phase = 2;
+    } else {
+      ok = false;
+    }
+  };
+  (step.template operator()<std::remove_cvref_t<Rest>>(), ...);
+  (void)step;  // unused when Rest is empty
+  return ok;
 }
 
 template <class A>

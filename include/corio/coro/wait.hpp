@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -168,6 +169,31 @@ template <class T>
 detail::WaitAwaiter<T> wait(std::vector<Task<T>> tasks, ReturnWhen when = ALL_COMPLETED,
                             std::optional<Duration> timeout = std::nullopt) {
   if (tasks.empty()) throw std::invalid_argument("corio::wait: the set of tasks is empty");
+  return detail::WaitAwaiter<T>(std::move(tasks), when, timeout);
+}
+
+/// wait() over tasks given one by one, so no braced vector is needed (g++ 12 rejects
+/// `std::vector<Task<T>>{a, b}` inside a co_await expression): `co_await wait(t1, t2)`,
+/// `wait(t1, t2, FIRST_COMPLETED)`, `wait(t1, t2, FIRST_EXCEPTION, 5s)`,
+/// `wait(t1, t2, 5s)`. The tasks share one result type, as in the vector form.
+template <class T, class... Rest>
+requires(detail::task_list_args_ok<T, ReturnWhen, Rest...>()) detail::WaitAwaiter<T> wait(
+    const Task<T>& first, const Rest&... rest) {
+  std::vector<Task<T>> tasks{first};
+  tasks.reserve(1 + sizeof...(Rest));
+  ReturnWhen when = ALL_COMPLETED;
+  std::optional<Duration> timeout;
+  auto take = [&]<class X>(const X& x) {
+    if constexpr (std::is_same_v<X, Task<T>>) {
+      tasks.push_back(x);
+    } else if constexpr (std::is_same_v<X, ReturnWhen>) {
+      when = x;
+    } else {
+      timeout = std::chrono::ceil<Duration>(x);
+    }
+  };
+  (take(rest), ...);
+  (void)take;  // unused when rest is empty
   return detail::WaitAwaiter<T>(std::move(tasks), when, timeout);
 }
 
