@@ -327,6 +327,17 @@ TEST_P(TimeoutTest, RunsATaskAndCancelsItOnExpiry) {
   EXPECT_EQ(virtual_elapsed(), 2s);
 }
 
+TEST_P(TimeoutTest, RunningATaskByNameLeavesItsResultInIt) {
+  auto main = []() -> Coro<void> {
+    Task<std::string> t = create_task(after(1s, std::string("kept")));
+    std::string v = co_await timeout(2s).run(t);
+    EXPECT_EQ(v, "kept");
+    std::string again = co_await t;  // copied out, not moved: the task still holds it
+    EXPECT_EQ(again, "kept");
+  };
+  run_virtual(main());
+}
+
 TEST_P(TimeoutTest, RunsUserAwaitables) {
   auto main = []() -> Coro<void> {
     Future<int> f;

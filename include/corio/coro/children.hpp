@@ -63,7 +63,11 @@ using adopted_result_t = std::remove_cvref_t<await_result_t<A>>;
 /// it directly would (a Future is cancelled, a Task is asked to cancel).
 template <class R, class A>
 Coro<R> await_in_task(A a) {
-  co_return co_await std::move(a);
+  if constexpr (shares_state_v<A>) {
+    co_return co_await a;  // as an lvalue: an rvalue Task would move its result out
+  } else {
+    co_return co_await std::move(a);
+  }
 }
 
 /// Turns an awaitable argument into a task: a Coro is scheduled (as asyncio's
