@@ -267,6 +267,20 @@ TEST_P(WaitTest, WaitForOnAFutureThatTimesOutCancelsTheFuture) {
   run_virtual(main(clock_));
 }
 
+TEST_P(WaitTest, WaitForWithZeroTimeoutReturnsAFutureAlreadyDone) {
+  auto main = []() -> Coro<void> {
+    Future<int> done;
+    done.set_result(6);
+    int v = co_await wait_for(done, 0s);  // as asyncio.wait_for(fut, 0) does
+    EXPECT_EQ(v, 6);
+    Future<int> pending;
+    EXPECT_THROW(co_await wait_for(pending, 0s), TimeoutError);
+    EXPECT_TRUE(pending.cancelled());
+  };
+  run_virtual(main());
+  EXPECT_EQ(virtual_elapsed(), 0s);
+}
+
 TEST_P(WaitTest, WaitForOnAFuturePassesItsExceptionThrough) {
   auto main = []() -> Coro<void> {
     Future<void> f;

@@ -95,8 +95,14 @@ class [[nodiscard]] WaitAwaiter : WaitCore {
 template <class T>
 class [[nodiscard]] WaitForAwaiter : WaitPoint, Timer, TaskWaiter {
  public:
-  WaitForAwaiter(Task<T> child, Duration timeout, bool owned)
-      : WaitPoint(&on_cancel), child_(std::move(child)), timeout_(timeout), owned_(owned) {
+  /// `ready`: the work is done although its task has not run yet (the adapter of a
+  /// Future already done), so a timeout <= 0 must not cancel it.
+  WaitForAwaiter(Task<T> child, Duration timeout, bool owned, bool ready = false)
+      : WaitPoint(&on_cancel),
+        child_(std::move(child)),
+        timeout_(timeout),
+        owned_(owned),
+        ready_(ready) {
     on_fire = &fired;
     on_done = &on_child_done;
   }
@@ -111,8 +117,11 @@ class [[nodiscard]] WaitForAwaiter : WaitPoint, Timer, TaskWaiter {
     caller_ = caller;
     EventLoop& loop = *EventLoop::current();
     if (timeout_ <= Duration::zero()) {
-      state_ = State::timed_out;
-      child_.cancel();
+      // asyncio.wait_for(fut, 0) returns the result of a future already done.
+      if (!ready_) {
+        state_ = State::timed_out;
+        child_.cancel();
+      }
     } else {
       deadline = loop.now() + timeout_;
       loop.reactor().add_timer(*this);
@@ -158,6 +167,7 @@ class [[nodiscard]] WaitForAwaiter : WaitPoint, Timer, TaskWaiter {
   std::coroutine_handle<> caller_{};
   State state_ = State::waiting;
   bool owned_;
+  bool ready_;
 };
 
 }  // namespace detail
@@ -202,12 +212,20 @@ requires(detail::task_list_args_ok<T, ReturnWhen, Rest...>()) detail::WaitAwaite
 /// expiry it cancels the work (a Future is cancelled, a Task is asked to cancel), waits
 /// until it has really finished (its cleanup has run), then throws TimeoutError.
 /// Cancelling the caller cancels the work too. A timeout <= 0 times out at once unless
-/// the work is done.
+/// the work is done (a Task or a Future already done gives its result).
 template <detail::Gatherable A, class Rep, class Period>
 auto wait_for(A&& aw, std::chrono::duration<Rep, Period> timeout) {
   using T = typename detail::task_for_t<A>::value_type;
+  bool ready = false;
+  if constexpr (detail::is_future_v<std::remove_cvref_t<A>>) {
+    ready = aw.done();
+    // asyncio.wait_for(fut, 0) cancels a pending future itself. Here the adapter task
+    // would be cancelled before its first step, so it would never reach the future.
+    if (!ready && timeout <= timeout.zero()) std::remove_cvref_t<A>(aw).cancel();
+  }
   return detail::WaitForAwaiter<T>(detail::to_task(std::forward<A>(aw)),
-                                   std::chrono::ceil<Duration>(timeout), detail::owns_result_v<A>);
+                                   std::chrono::ceil<Duration>(timeout), detail::owns_result_v<A>,
+                                   ready);
 }
 /// An argument wait_for cannot take: a static_assert naming the requirement.
 template <class A, class Rep, class Period>
