@@ -9,10 +9,12 @@
 #include <stdexcept>
 #include <utility>
 
+#include "corio/coro/io.hpp"
 #include "corio/coro/loop.hpp"
 #include "corio/coro/runtime_error.hpp"
 #include "corio/coro/timeout.hpp"
 #include "corio/os/net.hpp"
+#include "coro/io_name.hpp"
 
 namespace corio {
 namespace {
@@ -68,9 +70,51 @@ class TlsTransport::SendScope {
   TlsTransport& t_;
 };
 
+// A receive submitted straight to the reactor when the transport below is a handle
+// transport (a socket): no coroutine frame of its own (its read_some() would be one),
+// and a failure comes back as -errno instead of an exception that every frame on the
+// way up raises again (a reset ends many HTTPS connections).
+class TlsTransport::DirectRead : public IoAwaiter {
+ public:
+  DirectRead(const Handles& io, std::span<char> buf, DirectRead*& slot) noexcept
+      : IoAwaiter(io.read, io.in, buf.data(), buf.size(), 0, nullptr, io_name(io.read)),
+        slot_(slot) {}
+  DirectRead(const DirectRead&) = delete;
+  DirectRead& operator=(const DirectRead&) = delete;
+  ~DirectRead() {
+    if (slot_ == this) slot_ = nullptr;
+  }
+
+  template <CorioPromise P>
+  bool await_suspend(std::coroutine_handle<P> caller) {
+    slot_ = this;
+    return IoAwaiter::await_suspend(caller);
+  }
+  /// The byte count or -errno; CancelledError if the task was cancelled meanwhile.
+  std::intptr_t await_resume() const {
+    slot_ = nullptr;
+    throw_if_cancelled();
+    return result;
+  }
+  void stop() noexcept {
+    if (EventLoop* loop = EventLoop::current()) loop->reactor().cancel(*this);
+  }
+
+ private:
+  DirectRead*& slot_;
+};
+
 TlsTransport::TlsTransport(std::unique_ptr<Transport> inner, std::unique_ptr<TlsEngine> engine)
-    : inner_(std::move(inner)), engine_(std::move(engine)) {
+    : inner_(std::move(inner)), engine_(std::move(engine)), direct_(inner_->handles()) {
   send_idle_.set();
+}
+
+void TlsTransport::cancel_read() noexcept {
+  if (reading_ != nullptr) {
+    reading_->stop();
+  } else {
+    inner_->cancel_read();
+  }
 }
 
 void TlsTransport::collect_output() {
@@ -109,10 +153,23 @@ Coro<void> TlsTransport::flush() {
   }
 }
 
-Coro<bool> TlsTransport::receive() {
-  const std::size_t n = co_await inner_->read_some(engine_->input_space());
-  engine_->commit_input(n);
-  co_return n > 0;
+Coro<std::intptr_t> TlsTransport::receive() {
+  const std::span<char> room = engine_->input_space();
+  std::intptr_t n = 0;
+  if (direct_) {
+    DirectRead read(*direct_, room, reading_);
+    n = co_await read;
+  } else {
+    n = static_cast<std::intptr_t>(co_await inner_->read_some(room));
+  }
+  if (n > 0) engine_->commit_input(static_cast<std::size_t>(n));
+  co_return n;
+}
+
+void TlsTransport::throw_receive_error(std::intptr_t r) const {
+  // As the transport's own read_some() would have thrown it.
+  throw std::system_error(static_cast<int>(-r), std::generic_category(),
+                          direct_ ? io_name(direct_->read) : "read");
 }
 
 Coro<void> TlsTransport::handshake() {
@@ -137,8 +194,9 @@ Coro<void> TlsTransport::handshake() {
     if (st == TlsEngine::Status::closed) {
       throw TlsError(TlsErrc::protocol, "corio: TLS handshake: the peer closed the session");
     }
-    const bool more = co_await receive();
-    if (!more) {
+    const std::intptr_t got = co_await receive();
+    if (got < 0) throw_receive_error(got);
+    if (got == 0) {
       throw TlsError(TlsErrc::protocol,
                      "corio: TLS handshake: the peer closed the connection before it ended");
     }
@@ -159,8 +217,9 @@ Coro<std::size_t> TlsTransport::read_some(std::span<char> buf) {
     if (!sending_ && (engine_->output_size() > 0 || buffered_output() > 0)) co_await flush();
     // The one throw of a truncation, where it is known (none inside receive()):
     // exceptions cost a lot on the way up through coroutine frames.
-    const bool more = co_await receive();
-    if (!more) {
+    const std::intptr_t got = co_await receive();
+    if (got < 0) throw_receive_error(got);
+    if (got == 0) {
       throw TlsError(TlsErrc::truncated,
                      "corio: TLS: the peer closed the connection without close_notify");
     }
@@ -222,9 +281,10 @@ Coro<void> TlsTransport::goodbye() {
     if (st == TlsEngine::Status::closed) break;
     // Data after our close_notify has nowhere to go; a peer that closes the TCP
     // connection instead has said goodbye its own way.
+    // So has one that resets it.
     if (st == TlsEngine::Status::want_read) {
-      const bool more = co_await receive();
-      if (!more) break;
+      const std::intptr_t got = co_await receive();
+      if (got <= 0) break;
     }
   }
 }

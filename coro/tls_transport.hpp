@@ -42,7 +42,7 @@ class TlsTransport final : public Transport {
     return out_.size() - out_sent_;
   }
   Coro<void> flush() override;
-  void cancel_read() noexcept override { inner_->cancel_read(); }
+  void cancel_read() noexcept override;
   // TLS 1.2 has no half-close (close_notify ends the session), so none, as asyncio.
   [[nodiscard]] bool can_write_eof() const noexcept override { return false; }
   void write_eof() override;
@@ -55,19 +55,25 @@ class TlsTransport final : public Transport {
 
  private:
   class SendScope;
+  class DirectRead;
   // Moves the engine's records to out_.
   void collect_output();
   // Sends out_ without waiting, as far as the transport below takes it: 0 once all is
   // sent, else the transport's -EAGAIN or -errno (what is left stays for flush()).
   std::intptr_t send_now() noexcept;
-  // Waits for the peer's next ciphertext, received straight into the engine's input;
-  // false at the end of the stream.
-  Coro<bool> receive();
+  // Waits for the peer's next ciphertext, received straight into the engine's input:
+  // the byte count, 0 at the end of the stream, or -errno from a handle transport below
+  // (a failure of another transport is its exception).
+  Coro<std::intptr_t> receive();
+  // What a failed receive throws.
+  [[noreturn]] void throw_receive_error(std::intptr_t r) const;
   // close_notify out, then reads (and drops) until the peer's.
   Coro<void> goodbye();
 
   std::unique_ptr<Transport> inner_;
   std::unique_ptr<TlsEngine> engine_;
+  std::optional<Handles> direct_;  // the handles below, if it is a handle transport
+  DirectRead* reading_ = nullptr;  // the receive in progress on them, for cancel_read()
   TlsInfo info_;
   std::string out_;  // records to send; out_sent_ bytes of it are sent
   std::size_t out_sent_ = 0;
