@@ -329,6 +329,7 @@ int run_server(const std::string& program, const ServerOptions& options, Handler
     stats.bytes_out += s.bytes_out;
     stats.errors += s.errors;
     stats.handshake_errors += s.handshake_errors;
+    stats.truncated += s.truncated;
     stats.cancelled += s.cancelled;
   }
   std::printf(
@@ -341,10 +342,19 @@ int run_server(const std::string& program, const ServerOptions& options, Handler
       static_cast<unsigned long long>(stats.errors),
       static_cast<unsigned long long>(stats.cancelled));
   if (tls) {
-    std::printf("tls: %llu handshakes failed or timed out\n",
-                static_cast<unsigned long long>(stats.handshake_errors));
+    std::printf(
+        "tls: %llu handshakes failed or timed out, %llu connections closed without "
+        "close_notify\n",
+        static_cast<unsigned long long>(stats.handshake_errors),
+        static_cast<unsigned long long>(stats.truncated));
   }
   return 0;
+}
+
+bool count_truncation(const corio::TlsError& e, ServerStats& stats) noexcept {
+  if (e.code() != corio::TlsErrc::truncated) return false;
+  ++stats.truncated;
+  return true;
 }
 
 }  // namespace examples

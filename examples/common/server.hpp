@@ -41,8 +41,17 @@ struct ServerStats {
   std::uint64_t bytes_out = 0;
   std::uint64_t errors = 0;            ///< connections that ended on an error (reset, ...)
   std::uint64_t handshake_errors = 0;  ///< TLS handshakes that failed or timed out
-  std::uint64_t cancelled = 0;         ///< still open when the grace period ran out
+  /// TLS connections the peer ended without close_notify: a truncation, but what HTTPS
+  /// clients routinely do (wrk, s_time, many browsers), so counted apart from errors.
+  std::uint64_t truncated = 0;
+  std::uint64_t cancelled = 0;  ///< still open when the grace period ran out
 };
+
+/// Whether a handler's failed receive was a TLS peer closing without close_notify,
+/// counted in `stats.truncated` if so. The handler catches it around its receive and
+/// ends, rather than letting it climb out through every coroutine frame above: an
+/// exception is raised again at each, and this one ends most HTTPS connections.
+bool count_truncation(const corio::TlsError& e, ServerStats& stats) noexcept;
 
 /// Serves one connection until the peer is done. An exception (a reset peer's
 /// std::system_error, ...) ends this connection only and is counted in `errors`.

@@ -29,7 +29,13 @@ corio::Coro<void> echo(Conn conn, examples::ServerStats& stats) {
   conn.set_no_delay();
   std::unique_ptr<char[]> buffer(new char[kBufferSize]);
   for (;;) {
-    std::size_t n = co_await conn.recv(buffer.get(), kBufferSize);
+    std::size_t n = 0;
+    try {
+      n = co_await conn.recv(buffer.get(), kBufferSize);
+    } catch (const corio::TlsError& e) {
+      if (!examples::count_truncation(e, stats)) throw;
+      break;
+    }
     if (n == 0) break;  // the peer closed its side: we are done too
     stats.bytes_in += n;
     // Not send_all(): that is a coroutine of its own, a frame per message.

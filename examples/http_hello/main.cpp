@@ -167,7 +167,13 @@ corio::Coro<void> serve_http(Conn conn, examples::ServerStats& stats) {
       end -= begin;
       begin = 0;
     }
-    const std::size_t n = co_await conn.recv(input.get() + end, kInputSize - end);
+    std::size_t n = 0;
+    try {
+      n = co_await conn.recv(input.get() + end, kInputSize - end);
+    } catch (const corio::TlsError& e) {
+      if (!examples::count_truncation(e, stats)) throw;
+      co_return;
+    }
     if (n == 0) co_return;  // the client is done (a partial request is dropped)
     progress.last = corio::get_running_loop().now();
     end += n;
