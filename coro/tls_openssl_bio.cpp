@@ -16,6 +16,12 @@ constexpr std::size_t kRecord = 16 * 1024 + 256 + 5;
 
 }  // namespace
 
+// With the session, not at the first receive: allocated after OpenSSL's own state, the
+// block would be the heap's top when it is freed, and glibc then gives its pages back
+// to the kernel (a thread arena's heap trims with madvise), so every new connection
+// took a page fault on its first receive (measured: one per connection under s_time).
+SessionBuffers::SessionBuffers() : in_(new char[kInput]), in_capacity_(kInput) {}
+
 BIO_METHOD* SessionBuffers::method() {
   // Made once (thread-safe static) and never freed, like OpenSSL's own methods.
   static BIO_METHOD* const m = [] {

@@ -15,7 +15,7 @@ namespace corio::detail {
 
 class SessionBuffers {
  public:
-  SessionBuffers() = default;
+  SessionBuffers();
   SessionBuffers(const SessionBuffers&) = delete;
   SessionBuffers& operator=(const SessionBuffers&) = delete;
 
@@ -25,9 +25,9 @@ class SessionBuffers {
 
   /// Copies `ciphertext` to the end of the input (growing it as needed).
   void feed(std::span<const char> ciphertext);
-  /// Room for at least one full record at the end of the input; allocated at the
-  /// first call (uninitialised: a connection that only ever gets small records touches
-  /// one page of it).
+  /// Room for at least one full record at the end of the input (allocated with the
+  /// session, uninitialised: a connection that only ever gets small records touches one
+  /// page of it).
   std::span<char> input_space();
   void commit_input(std::size_t n) noexcept { in_end_ += n; }
   [[nodiscard]] std::size_t input_size() const noexcept { return in_end_ - in_begin_; }
