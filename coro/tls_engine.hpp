@@ -1,5 +1,5 @@
 // The seam between corio's TLS transport and a TLS library: one session that takes
-// ciphertext in and gives ciphertext out through memory buffers, never touching a
+// ciphertext in and gives ciphertext out through buffers it owns, never touching a
 // socket, so the transport can move the bytes with the loop's own operations on any
 // backend. tls_openssl.cpp implements it with OpenSSL; tls_none.cpp where no TLS library
 // was found (a Schannel engine would be a third file).
@@ -37,12 +37,21 @@ class TlsEngine {
   /// Queues close_notify in the output.
   virtual void shutdown() noexcept = 0;
 
-  /// Hands ciphertext received from the peer to the session.
+  /// Hands ciphertext received from the peer to the session (a copy).
   virtual void feed(std::span<const char> ciphertext) = 0;
+  /// Where the next receive may put ciphertext, so it reaches the decrypter without a
+  /// copy of ours: room for at least one full record at the end of the session's input.
+  /// It stays valid until the next input_space() or feed(); commit_input(n) then hands
+  /// its first `n` bytes to the session.
+  [[nodiscard]] virtual std::span<char> input_space() = 0;
+  virtual void commit_input(std::size_t n) noexcept = 0;
   /// Ciphertext waiting to be sent, in bytes.
   [[nodiscard]] virtual std::size_t output_size() const noexcept = 0;
   /// Moves up to `out.size()` bytes of the waiting ciphertext into `out`.
   virtual std::size_t take_output(std::span<char> out) noexcept = 0;
+  /// Appends all the waiting ciphertext to `out`; into an empty `out` it moves without
+  /// a copy (the two buffers trade places, so neither allocates again).
+  virtual void take_output(std::string& out) = 0;
 
   /// What the handshake negotiated.
   [[nodiscard]] virtual TlsInfo info() const = 0;

@@ -1,6 +1,6 @@
-// The TLS engine over OpenSSL 3: contexts are SSL_CTXs, sessions are SSLs over two
-// memory BIOs (the transport moves the ciphertext; OpenSSL never sees a socket, so no
-// OpenSSL call can block the loop).
+// The TLS engine over OpenSSL 3: contexts are SSL_CTXs, sessions are SSLs over the
+// session's own buffers (tls_openssl_bio.hpp; the transport moves the ciphertext; OpenSSL never
+// sees a socket, so no OpenSSL call can block the loop).
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "coro/tls_engine.hpp"
+#include "coro/tls_openssl_bio.hpp"
 
 namespace corio {
 
@@ -193,20 +194,12 @@ class OpenSslEngine final : public detail::TlsEngine {
   OpenSslEngine(std::shared_ptr<TlsContext::Impl> ctx, const std::string& host)
       : ctx_(std::move(ctx)), ssl_(SSL_new(ctx_->ctx)) {
     if (ssl_ == nullptr) config_error("SSL_new");
-    BIO* in = BIO_new(BIO_s_mem());
-    BIO* out = BIO_new(BIO_s_mem());
-    if (in == nullptr || out == nullptr) {
-      BIO_free(in);
-      BIO_free(out);
+    BIO* bio = buffers_.make_bio();
+    if (bio == nullptr) {
       SSL_free(ssl_);
       config_error("BIO_new");
     }
-    // An empty memory BIO is "try again", not end of file.
-    BIO_set_mem_eof_return(in, -1);
-    BIO_set_mem_eof_return(out, -1);
-    SSL_set_bio(ssl_, in, out);  // the SSL owns both now
-    in_ = in;
-    out_ = out;
+    SSL_set_bio(ssl_, bio, bio);  // the SSL owns it now (one reference for both ends)
     SSL_set_app_data(ssl_, this);
     if (ctx_->role == TlsRole::server) {
       SSL_set_accept_state(ssl_);
@@ -270,22 +263,15 @@ class OpenSslEngine final : public detail::TlsEngine {
     ERR_clear_error();
   }
 
-  void feed(std::span<const char> ciphertext) override {
-    while (!ciphertext.empty()) {
-      const int chunk = static_cast<int>(std::min<std::size_t>(ciphertext.size(), INT_MAX));
-      const int r = BIO_write(in_, ciphertext.data(), chunk);
-      if (r <= 0) throw TlsError(TlsErrc::protocol, "corio: TLS: out of memory for input");
-      ciphertext = ciphertext.subspan(static_cast<std::size_t>(r));
-    }
-  }
+  void feed(std::span<const char> ciphertext) override { buffers_.feed(ciphertext); }
+  std::span<char> input_space() override { return buffers_.input_space(); }
+  void commit_input(std::size_t n) noexcept override { buffers_.commit_input(n); }
 
-  [[nodiscard]] std::size_t output_size() const noexcept override { return BIO_ctrl_pending(out_); }
-
+  [[nodiscard]] std::size_t output_size() const noexcept override { return buffers_.output_size(); }
   std::size_t take_output(std::span<char> out) noexcept override {
-    const int r =
-        BIO_read(out_, out.data(), static_cast<int>(std::min<std::size_t>(out.size(), INT_MAX)));
-    return r > 0 ? static_cast<std::size_t>(r) : 0;
+    return buffers_.take_output(out);
   }
+  void take_output(std::string& out) override { buffers_.take_output(out); }
 
   [[nodiscard]] TlsInfo info() const override {
     TlsInfo i;
@@ -336,7 +322,7 @@ class OpenSslEngine final : public detail::TlsEngine {
   Status status_of(int r, const char* what) {
     switch (SSL_get_error(ssl_, r)) {
       case SSL_ERROR_WANT_READ:
-      case SSL_ERROR_WANT_WRITE:  // not with a memory BIO, but harmless: wait for input
+      case SSL_ERROR_WANT_WRITE:  // never: the output takes any amount
         return Status::want_read;
       case SSL_ERROR_ZERO_RETURN:
         return Status::closed;
@@ -355,10 +341,10 @@ class OpenSslEngine final : public detail::TlsEngine {
     throw TlsError(TlsErrc::protocol, std::string("corio: TLS ") + what + ": " + reason);
   }
 
+  // Before ssl_: the SSL's BIO points into them until SSL_free.
+  detail::SessionBuffers buffers_;
   std::shared_ptr<TlsContext::Impl> ctx_;
   SSL* ssl_;
-  BIO* in_ = nullptr;
-  BIO* out_ = nullptr;
   std::string cache_key_;  // client: the server name its sessions are kept under
 };
 

@@ -33,9 +33,6 @@ class TlsCategory final : public std::error_category {
   }
 };
 
-// One receive of ciphertext: a full record (16 KiB of plaintext and its overhead) and
-// then some, so a burst of records takes few receives.
-constexpr std::size_t kReceive = 64 * 1024;
 // Plaintext encrypted per write: four full records, so one send carries them all and the
 // records waiting to be sent stay bounded (the streams keep the rest).
 constexpr std::size_t kEncrypt = 64 * 1024;
@@ -68,7 +65,7 @@ class TlsTransport::SendScope {
 };
 
 TlsTransport::TlsTransport(std::unique_ptr<Transport> inner, std::unique_ptr<TlsEngine> engine)
-    : inner_(std::move(inner)), engine_(std::move(engine)), in_(kReceive) {
+    : inner_(std::move(inner)), engine_(std::move(engine)) {
   send_idle_.set();
 }
 
@@ -79,11 +76,7 @@ void TlsTransport::collect_output() {
     out_.clear();
     out_sent_ = 0;
   }
-  const std::size_t more = engine_->output_size();
-  if (more == 0) return;
-  const std::size_t at = out_.size();
-  out_.resize(at + more);
-  out_.resize(at + engine_->take_output({out_.data() + at, more}));
+  engine_->take_output(out_);
 }
 
 void TlsTransport::send_now() noexcept {
@@ -111,13 +104,10 @@ Coro<void> TlsTransport::flush() {
   }
 }
 
-Coro<void> TlsTransport::receive() {
-  const std::size_t n = co_await inner_->read_some(in_);
-  if (n == 0) {
-    throw TlsError(TlsErrc::truncated,
-                   "corio: TLS: the peer closed the connection without close_notify");
-  }
-  engine_->feed({in_.data(), n});
+Coro<bool> TlsTransport::receive() {
+  const std::size_t n = co_await inner_->read_some(engine_->input_space());
+  engine_->commit_input(n);
+  co_return n > 0;
 }
 
 Coro<void> TlsTransport::handshake() {
@@ -134,10 +124,8 @@ Coro<void> TlsTransport::handshake() {
     if (st == TlsEngine::Status::closed) {
       throw TlsError(TlsErrc::protocol, "corio: TLS handshake: the peer closed the session");
     }
-    try {
-      co_await receive();
-    } catch (const TlsError& e) {
-      if (e.code() != TlsErrc::truncated) throw;
+    const bool more = co_await receive();
+    if (!more) {
       throw TlsError(TlsErrc::protocol,
                      "corio: TLS handshake: the peer closed the connection before it ended");
     }
@@ -156,7 +144,13 @@ Coro<std::size_t> TlsTransport::read_some(std::span<char> buf) {
       co_return st == TlsEngine::Status::ok ? n : 0;
     }
     if (!sending_ && (engine_->output_size() > 0 || buffered_output() > 0)) co_await flush();
-    co_await receive();
+    // The one throw of a truncation, where it is known (none inside receive()):
+    // exceptions cost a lot on the way up through coroutine frames.
+    const bool more = co_await receive();
+    if (!more) {
+      throw TlsError(TlsErrc::truncated,
+                     "corio: TLS: the peer closed the connection without close_notify");
+    }
   }
 }
 
@@ -214,8 +208,11 @@ Coro<void> TlsTransport::goodbye() {
     const TlsEngine::Status st = engine_->read(scratch, n);
     if (st == TlsEngine::Status::closed) break;
     // Data after our close_notify has nowhere to go; a peer that closes the TCP
-    // connection instead (TlsError truncated) has said goodbye its own way.
-    if (st == TlsEngine::Status::want_read) co_await receive();
+    // connection instead has said goodbye its own way.
+    if (st == TlsEngine::Status::want_read) {
+      const bool more = co_await receive();
+      if (!more) break;
+    }
   }
 }
 

@@ -8,7 +8,6 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <vector>
 
 #include "corio/coro/coro.hpp"
 #include "corio/coro/event.hpp"
@@ -60,16 +59,16 @@ class TlsTransport final : public Transport {
   void collect_output();
   // Sends out_ without waiting, as far as the transport below takes it.
   void send_now() noexcept;
-  // Waits for the peer's next ciphertext and hands it to the engine.
-  Coro<void> receive();
+  // Waits for the peer's next ciphertext, received straight into the engine's input;
+  // false at the end of the stream.
+  Coro<bool> receive();
   // close_notify out, then reads (and drops) until the peer's.
   Coro<void> goodbye();
 
   std::unique_ptr<Transport> inner_;
   std::unique_ptr<TlsEngine> engine_;
   TlsInfo info_;
-  std::vector<char> in_;  // one receive of ciphertext
-  std::string out_;       // records to send; out_sent_ bytes of it are sent
+  std::string out_;  // records to send; out_sent_ bytes of it are sent
   std::size_t out_sent_ = 0;
   bool sending_ = false;  // a task is in a send of out_
   Event send_idle_;       // set while no task sends

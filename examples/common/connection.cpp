@@ -6,7 +6,6 @@
 namespace examples {
 namespace {
 
-using namespace std::chrono_literals;
 using corio::Coro;
 
 template <class Conn>
@@ -23,7 +22,7 @@ Coro<void> discard_until_eof(const Conn& conn, char* scratch, std::size_t len) {
 template <class Conn>
 Coro<void> linger(const Conn& conn, char* scratch, std::size_t len) {
   try {
-    co_await corio::timeout(1s).run(discard_until_eof(conn, scratch, len));
+    co_await corio::timeout(kLinger).run(discard_until_eof(conn, scratch, len));
   } catch (const corio::TimeoutError&) {
   } catch (const std::system_error&) {
     // a reset or a truncated session: the peer is gone, which is all we waited for
@@ -79,9 +78,11 @@ void TlsConnection::set_no_delay() {
   corio::net::set_option(session_->socket()->handle(), corio::SocketOption::no_delay, 1);
 }
 
-Coro<void> TlsConnection::close_gracefully(char* scratch, std::size_t len) {
-  co_await session_->flush();
-  co_await linger(*this, scratch, len);
+Coro<void> TlsConnection::close_gracefully(char* /*scratch*/, std::size_t /*len*/) {
+  // close_notify first, then the peer's (or its EOF): waiting for the peer's EOF before
+  // sending ours kept a client that waits for the server's close_notify (curl on
+  // "Connection: close") waiting for the whole linger.
+  co_await session_->close_gracefully();
 }
 
 }  // namespace examples

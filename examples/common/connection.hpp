@@ -4,6 +4,7 @@
 // are encrypted in between. Both offer the same few calls.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 
@@ -40,6 +41,9 @@ class PlainConnection {
   corio::Socket sock_;
 };
 
+/// How long a closing connection reads what its peer still sends (see close_gracefully()).
+inline constexpr std::chrono::seconds kLinger{1};
+
 /// A TLS session over a socket: close_notify is sent when it is destroyed.
 class TlsConnection {
  public:
@@ -58,8 +62,9 @@ class TlsConnection {
   corio::Coro<std::size_t> send(const char* data, std::size_t len) const;
   /// As PlainConnection::stop(), on the socket under the session.
   void stop() noexcept;
-  /// After the last answer: waits until it is sent, then reads and drops what the peer
-  /// still sends, for a second at most, before the session is closed.
+  /// After the last answer: sends close_notify once the answer is out, then reads and
+  /// drops what the peer still sends until its close_notify or EOF, for the session's
+  /// shutdown timeout (kLinger for sessions made by run_server()), and closes.
   corio::Coro<void> close_gracefully(char* scratch, std::size_t len);
   /// As PlainConnection::set_no_delay(), on the socket under the session.
   void set_no_delay();

@@ -79,7 +79,10 @@ class Connections {
     std::unique_ptr<corio::Transport> plain = corio::socket_transport(std::move(conn));
     std::unique_ptr<corio::Transport> session;
     try {
-      session = co_await corio::start_tls(std::move(plain), *tls_);
+      // The goodbye waits as long as a plaintext connection's linger (connection.cpp).
+      corio::TlsOptions how;
+      how.shutdown_timeout = kLinger;
+      session = co_await corio::start_tls(std::move(plain), *tls_, how);
     } catch (const std::exception&) {
       ++stats_.handshake_errors;  // counted apart: a scanner is not a failed request
       co_return;
