@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <exception>
 #include <stdexcept>
 #include <utility>
 
+#include "corio/coro/loop.hpp"
 #include "corio/coro/runtime_error.hpp"
 #include "corio/coro/timeout.hpp"
+#include "corio/os/net.hpp"
 
 namespace corio {
 namespace {
@@ -230,12 +234,50 @@ Coro<void> TlsTransport::close_gracefully() {
   if (cancelled) std::rethrow_exception(cancelled);
 }
 
+namespace {
+
+// Why a session's records stay in user space.
+std::string why_no_kernel_tls() {
+  const std::error_code support = net::kernel_tls_support();
+  if (!support) return "the kernel offers the tls ULP, but corio hands no session to it yet";
+  if (support == std::errc::no_such_file_or_directory) return "the kernel has no tls ULP";
+  if (support == std::errc::not_supported) return "no kTLS on this OS";
+  return "probing the kernel's tls ULP failed: " + support.message();
+}
+
+// Debug mode's line about a new session, as asyncio's "SSL handshake took ... ms".
+void report_session(const TlsTransport& t, Duration took) noexcept {
+  try {
+    std::string peer = "?";
+    if (const Socket* sock = t.socket()) {
+      try {
+        peer = sock->peer_address().to_string();
+      } catch (const std::system_error&) {
+        // gone already: the next read says so
+      }
+    }
+    const TlsInfo& i = t.info();
+    const std::string path = i.kernel_tls ? "records in the kernel (kTLS)"
+                                          : "records in user space (" + why_no_kernel_tls() + ")";
+    std::fprintf(stderr, "corio: TLS handshake with %s took %.1f ms: %s %s%s; %s\n", peer.c_str(),
+                 std::chrono::duration<double, std::milli>(took).count(), i.version.c_str(),
+                 i.cipher.c_str(), i.resumed ? ", resumed" : "", path.c_str());
+  } catch (...) {
+    std::fputs("corio: TLS handshake done (out of memory describing it)\n", stderr);
+  }
+}
+
+}  // namespace
+
 Coro<std::unique_ptr<TlsTransport>> start_tls_session(std::unique_ptr<Transport> inner,
                                                       const TlsContext& ctx, std::string host,
                                                       Duration limit, std::string early) {
   auto t = std::make_unique<TlsTransport>(std::move(inner), make_tls_engine(ctx, host));
   if (!early.empty()) t->feed_early(early);
+  EventLoop& loop = EventLoop::running();
+  const TimePoint began = loop.now();
   co_await timeout(limit).run(t->handshake());
+  if (loop.debug()) report_session(*t, loop.now() - began);
   co_return t;
 }
 

@@ -64,6 +64,9 @@ struct TlsInfo {
   std::string server_name;   ///< SNI: the name the client asked for, "" if none
   std::string peer_subject;  ///< the peer certificate's subject, "" if it sent none
   bool resumed = false;      ///< whether the session was resumed (no full handshake)
+  /// Whether the kernel makes and reads the records (kTLS); false: corio does, in user
+  /// space. Debug mode says after each handshake which it is, and why.
+  bool kernel_tls = false;
 };
 
 /// Settings shared by many TLS sessions (asyncio's ssl.SSLContext). A cheap handle:
