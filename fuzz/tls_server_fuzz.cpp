@@ -2,18 +2,23 @@
 // coro/tls_engine.hpp, over memory buffers, no socket) on arbitrary bytes. Two modes:
 //  - raw: the bytes go straight at a fresh server, as a client's first flights (the
 //    ClientHello parser, SNI and ALPN callbacks, alerts);
-//  - after-handshake: a real client engine completes a handshake with the server first,
-//    then the bytes reach the server as records of the established session. Raw
-//    ciphertext can never be forged, so some chunks go through the client instead, as
-//    plaintext it encrypts: the server's record layer then sees valid records (of sizes
-//    and splits the input picks) mixed with garbage, and maybe the client's close_notify.
+//  - after-handshake: a real client engine completes a handshake with the server first
+//    (mostly a resumed one: see run_after_handshake), then the bytes reach the server as
+//    records of the established session. Raw ciphertext can never be forged, so some
+//    chunks go through the client instead, as plaintext it encrypts: the server's record
+//    layer then sees valid records (of sizes and splits the input picks) mixed with
+//    garbage, and maybe the client's close_notify.
 // Only TlsError may come out of the engine (it ends the session, as the transport does);
-// anything else escapes and crashes. Checked besides: output drains completely; reads
-// and writes stay within their buffers; while only the client's records have arrived,
-// the server reads exactly the plaintext the client wrote, in order, and raises nothing.
+// anything else escapes and crashes. Checked besides: output drains completely; reads,
+// writes and receives (input_space(), room for a full record) stay within their
+// buffers; while only the client's records have arrived,
+// the server reads exactly the plaintext the client wrote, in order, and raises nothing;
+// a client offering the ticket the last session left resumes, and one offering none
+// does not.
 //
 // Input layout: byte 0 the mode (bit 0 after-handshake, bit 1 chunks through the client,
-// bit 2 the client closes at the end), byte 1 the chunking seed, then the bytes.
+// bit 2 the client closes at the end, bit 3 a full handshake instead of a resumed one),
+// byte 1 the chunking seed, then the bytes.
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -24,6 +29,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -97,7 +103,8 @@ Pem self_signed_localhost() {
 
 struct Contexts {
   TlsContext server;
-  TlsContext client;
+  TlsContext client;       // resumes: keeps the tickets the server sends, for "localhost"
+  TlsContext client_full;  // session cache off: every handshake is a full one
 };
 
 // Built once: a context per input would cost a key generation each. The server offers
@@ -117,7 +124,11 @@ const Contexts& contexts() {
     TlsContext client = TlsContext::client();
     client.set_verify_peer(false);
     client.set_alpn_protocols({"http/1.1"});
-    return Contexts{std::move(server), std::move(client)};
+    TlsContext client_full = TlsContext::client();
+    client_full.set_verify_peer(false);
+    client_full.set_alpn_protocols({"http/1.1"});
+    client_full.set_session_cache(false);
+    return Contexts{std::move(server), std::move(client), std::move(client_full)};
   }();
   return c;
 }
@@ -148,12 +159,29 @@ class Chunker {
   std::size_t max_;
 };
 
-std::array<char, 1 << 16> scratch;  // where the output goes: nobody reads it
+std::array<char, 1 << 16> scratch;  // what pump() moves passes through here
+std::string sink;                   // where the server's output goes: nobody reads it
 
+// The server's output, taken as the transport takes it: all at once, into an empty
+// buffer (the two trade places, so neither allocates again).
 void drain(TlsEngine& e) {
-  while (e.take_output(scratch) > 0) {
+  const std::size_t waiting = e.output_size();
+  e.take_output(sink);
+  check(sink.size() == waiting && e.output_size() == 0);
+  sink.clear();
+}
+
+// The fuzzed bytes reach the server as the transport's receives do: written into
+// input_space(), then commit_input(). (pump() and the client's records use feed().)
+void receive(TlsEngine& e, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const std::span<char> space = e.input_space();
+    check(space.size() >= (1u << 14) + 256 + 5);  // one full record (RFC 8446 5.2)
+    const std::size_t n = std::min(space.size(), bytes.size());
+    std::memcpy(space.data(), bytes.data(), n);  // ASan: the space is the engine's
+    e.commit_input(n);
+    bytes.remove_prefix(n);
   }
-  check(e.output_size() == 0);
 }
 
 // Moves `from`'s output into `to`.
@@ -209,8 +237,8 @@ void drive(Server& s) {
   flush(s);
 }
 
-// Client and server handshake with each other; the client ends with the server's
-// tickets unread, as a client that has not read yet does.
+// Client and server handshake with each other; the server's tickets end up fed to the
+// client, unread.
 void handshake(TlsEngine& client, Server& server) {
   server.peer = &client;
   for (int round = 0; round < 8; ++round) {
@@ -225,10 +253,35 @@ void handshake(TlsEngine& client, Server& server) {
   std::abort();  // two round trips suffice: a clean handshake that goes on is a bug
 }
 
+// A client ends as the transport ends one, with its close_notify queued (it reaches the
+// server only where the input says so): OpenSSL marks the session of a connection freed
+// without one as not resumable (SSL_free's ssl_clear_bad_session), and that session is
+// the ticket the client's cache holds for the next input.
+struct EndClient {
+  void operator()(TlsEngine* client) const noexcept {
+    client->shutdown();
+    delete client;
+  }
+};
+using Client = std::unique_ptr<TlsEngine, EndClient>;
+
+// A client of `ctx` handshakes with the server, then reads what came after the server's
+// Finished: TLS 1.3's tickets, which a resuming client keeps for the next connection to
+// "localhost" (no plaintext can have come yet).
+Client connect(const TlsContext& ctx, Server& server) {
+  Client client(corio::detail::make_tls_engine(ctx, "localhost").release());
+  server.clean = true;
+  handshake(*client, server);
+  std::array<char, 64> buf;
+  std::size_t n = 0;
+  check(client->read(buf, n) == Status::want_read && n == 0);
+  return client;
+}
+
 void run_raw(Server& server, std::string_view bytes, Chunker& chunks) {
   while (!bytes.empty() && !server.closed) {
     const std::size_t n = chunks.size(bytes.size());
-    server.engine->feed(bytes.substr(0, n));
+    receive(*server.engine, bytes.substr(0, n));
     bytes.remove_prefix(n);
     drive(server);
   }
@@ -236,10 +289,12 @@ void run_raw(Server& server, std::string_view bytes, Chunker& chunks) {
 
 void run_after_handshake(Server& server, std::string_view bytes, Chunker& chunks,
                          std::uint8_t mode) {
-  std::unique_ptr<TlsEngine> client =
-      corio::detail::make_tls_engine(contexts().client, "localhost");
-  server.clean = true;
-  handshake(*client, server);
+  // Bit 3 clear: the client resumes with the ticket the last such input (or
+  // LLVMFuzzerInitialize) left: no certificate, no signature, half the cost of an input.
+  // Set: a full handshake, by a client that keeps no tickets.
+  const bool full = (mode & 8) != 0;
+  const Client client = connect(full ? contexts().client_full : contexts().client, server);
+  check(server.engine->info().resumed == !full);
   const bool through_client = (mode & 2) != 0;
   std::string sent;  // what the client encrypted while the server was clean
   std::string ciphertext;
@@ -265,7 +320,7 @@ void run_after_handshake(Server& server, std::string_view bytes, Chunker& chunks
       }
     } else {
       server.clean = false;
-      server.engine->feed(chunk);
+      receive(*server.engine, chunk);
       drive(server);
     }
     if (server.clean) check(server.received == sent);
@@ -281,7 +336,12 @@ void run_after_handshake(Server& server, std::string_view bytes, Chunker& chunks
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
-  (void)contexts();
+  // A first full handshake leaves the resuming client a ticket: every input then finds
+  // one, whatever ran before it.
+  Server server;
+  server.engine = corio::detail::make_tls_engine(contexts().server, "");
+  const Client client = connect(contexts().client, server);
+  check(!client->info().resumed);
   return 0;
 }
 
