@@ -2,7 +2,6 @@
 #pragma once
 
 #include "corio/coro/as_completed.hpp"
-#include "corio/coro/awaitable.hpp"
 #include "corio/coro/barrier.hpp"
 #include "corio/coro/channel.hpp"
 #include "corio/coro/condition.hpp"
