@@ -9,12 +9,11 @@
 #include <stdexcept>
 #include <utility>
 
-#include "corio/coro/io.hpp"
 #include "corio/coro/loop.hpp"
 #include "corio/coro/runtime_error.hpp"
 #include "corio/coro/timeout.hpp"
 #include "corio/os/net.hpp"
-#include "coro/io_name.hpp"
+#include "coro/stoppable_read.hpp"
 
 namespace corio {
 namespace {
@@ -70,40 +69,6 @@ class TlsTransport::SendScope {
   TlsTransport& t_;
 };
 
-// A receive submitted straight to the reactor when the transport below is a handle
-// transport (a socket): no coroutine frame of its own (its read_some() would be one),
-// and a failure comes back as -errno instead of an exception that every frame on the
-// way up raises again (a reset ends many HTTPS connections).
-class TlsTransport::DirectRead : public IoAwaiter {
- public:
-  DirectRead(const Handles& io, std::span<char> buf, DirectRead*& slot) noexcept
-      : IoAwaiter(io.read, io.in, buf.data(), buf.size(), 0, nullptr, io_name(io.read)),
-        slot_(slot) {}
-  DirectRead(const DirectRead&) = delete;
-  DirectRead& operator=(const DirectRead&) = delete;
-  ~DirectRead() {
-    if (slot_ == this) slot_ = nullptr;
-  }
-
-  template <CorioPromise P>
-  bool await_suspend(std::coroutine_handle<P> caller) {
-    slot_ = this;
-    return IoAwaiter::await_suspend(caller);
-  }
-  /// The byte count or -errno; CancelledError if the task was cancelled meanwhile.
-  std::intptr_t await_resume() const {
-    slot_ = nullptr;
-    throw_if_cancelled();
-    return result;
-  }
-  void stop() noexcept {
-    if (EventLoop* loop = EventLoop::current()) loop->reactor().cancel(*this);
-  }
-
- private:
-  DirectRead*& slot_;
-};
-
 TlsTransport::TlsTransport(std::unique_ptr<Transport> inner, std::unique_ptr<TlsEngine> engine)
     : inner_(std::move(inner)), engine_(std::move(engine)), direct_(inner_->handles()) {
   send_idle_.set();
@@ -157,19 +122,16 @@ Coro<std::intptr_t> TlsTransport::receive() {
   const std::span<char> room = engine_->input_space();
   std::intptr_t n = 0;
   if (direct_) {
-    DirectRead read(*direct_, room, reading_);
+    // Straight to the reactor: no coroutine frame of the socket transport's
+    // read_some(), and a failure comes back as -errno instead of an exception that
+    // every frame on the way up raises again (a reset ends many HTTPS connections).
+    StoppableRead read(*direct_, room, reading_);
     n = co_await read;
   } else {
     n = static_cast<std::intptr_t>(co_await inner_->read_some(room));
   }
   if (n > 0) engine_->commit_input(static_cast<std::size_t>(n));
   co_return n;
-}
-
-void TlsTransport::throw_receive_error(std::intptr_t r) const {
-  // As the transport's own read_some() would have thrown it.
-  throw std::system_error(static_cast<int>(-r), std::generic_category(),
-                          direct_ ? io_name(direct_->read) : "read");
 }
 
 Coro<void> TlsTransport::handshake() {
@@ -195,7 +157,7 @@ Coro<void> TlsTransport::handshake() {
       throw TlsError(TlsErrc::protocol, "corio: TLS handshake: the peer closed the session");
     }
     const std::intptr_t got = co_await receive();
-    if (got < 0) throw_receive_error(got);
+    if (got < 0) throw_read_error(*direct_, got);
     if (got == 0) {
       throw TlsError(TlsErrc::protocol,
                      "corio: TLS handshake: the peer closed the connection before it ended");
@@ -218,7 +180,7 @@ Coro<std::size_t> TlsTransport::read_some(std::span<char> buf) {
     // The one throw of a truncation, where it is known (none inside receive()):
     // exceptions cost a lot on the way up through coroutine frames.
     const std::intptr_t got = co_await receive();
-    if (got < 0) throw_receive_error(got);
+    if (got < 0) throw_read_error(*direct_, got);
     if (got == 0) {
       throw TlsError(TlsErrc::truncated,
                      "corio: TLS: the peer closed the connection without close_notify");

@@ -14,6 +14,7 @@
 #include "corio/coro/tls.hpp"
 #include "corio/coro/transport.hpp"
 #include "corio/reactor/clock.hpp"
+#include "coro/stoppable_read.hpp"
 #include "coro/tls_engine.hpp"
 
 namespace corio::detail {
@@ -55,7 +56,6 @@ class TlsTransport final : public Transport {
 
  private:
   class SendScope;
-  class DirectRead;
   // Moves the engine's records to out_.
   void collect_output();
   // Sends out_ without waiting, as far as the transport below takes it: 0 once all is
@@ -65,15 +65,13 @@ class TlsTransport final : public Transport {
   // the byte count, 0 at the end of the stream, or -errno from a handle transport below
   // (a failure of another transport is its exception).
   Coro<std::intptr_t> receive();
-  // What a failed receive throws.
-  [[noreturn]] void throw_receive_error(std::intptr_t r) const;
   // close_notify out, then reads (and drops) until the peer's.
   Coro<void> goodbye();
 
   std::unique_ptr<Transport> inner_;
   std::unique_ptr<TlsEngine> engine_;
-  std::optional<Handles> direct_;  // the handles below, if it is a handle transport
-  DirectRead* reading_ = nullptr;  // the receive in progress on them, for cancel_read()
+  std::optional<Handles> direct_;     // the handles below, if it is a handle transport
+  StoppableRead* reading_ = nullptr;  // the receive in progress on them, for cancel_read()
   TlsInfo info_;
   std::string out_;  // records to send; out_sent_ bytes of it are sent
   std::size_t out_sent_ = 0;

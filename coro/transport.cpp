@@ -9,6 +9,7 @@
 #include "corio/os/net.hpp"
 #include "corio/os/pipe.hpp"
 #include "coro/io_name.hpp"
+#include "coro/stoppable_read.hpp"
 
 namespace corio {
 
@@ -23,35 +24,6 @@ Coro<void> Transport::close_gracefully() {
 
 namespace {
 
-// A read the transport can stop from outside (cancel_read()) while it is suspended.
-class StoppableRead : public IoAwaiter {
- public:
-  StoppableRead(const Transport::Handles& io, std::span<char> buf, StoppableRead*& slot) noexcept
-      : IoAwaiter(io.read, io.in, buf.data(), buf.size(), 0, nullptr, detail::io_name(io.read)),
-        slot_(slot) {}
-  StoppableRead(const StoppableRead&) = delete;
-  StoppableRead& operator=(const StoppableRead&) = delete;
-  ~StoppableRead() {
-    if (slot_ == this) slot_ = nullptr;
-  }
-
-  template <detail::CorioPromise P>
-  bool await_suspend(std::coroutine_handle<P> caller) {
-    slot_ = this;
-    return IoAwaiter::await_suspend(caller);
-  }
-  std::size_t await_resume() const {
-    slot_ = nullptr;
-    return IoAwaiter::await_resume();
-  }
-  void stop() noexcept {
-    if (EventLoop* loop = EventLoop::current()) loop->reactor().cancel(*this);
-  }
-
- private:
-  StoppableRead*& slot_;
-};
-
 // What a socket and a pipe share: their reads and writes are the reactor's operations
 // on their handles, so read_some()/write_some() (used by filters stacked on them; the
 // streams go to the reactor directly) need no per-transport code.
@@ -60,8 +32,10 @@ class HandleTransport : public Transport {
   [[nodiscard]] std::optional<Handles> handles() const noexcept override { return io_; }
 
   Coro<std::size_t> read_some(std::span<char> buf) override {
-    StoppableRead read(io_, buf, reading_);
-    co_return co_await read;
+    detail::StoppableRead read(io_, buf, reading_);
+    const std::intptr_t r = co_await read;
+    if (r < 0) detail::throw_read_error(io_, r);
+    co_return static_cast<std::size_t>(r);
   }
 
   Coro<std::size_t> write_some(std::span<const char> data) override {
@@ -79,7 +53,7 @@ class HandleTransport : public Transport {
   Handles io_;
 
  private:
-  StoppableRead* reading_ = nullptr;
+  detail::StoppableRead* reading_ = nullptr;
 };
 
 class SocketTransport final : public HandleTransport {
