@@ -77,6 +77,15 @@ if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
   endif()
 endif()
 
+# Kernel TLS: Linux's tls ULP behind socket options (os/kernel_tls.hpp); where the
+# kernel's header is missing, the OS layer says kTLS is not supported.
+check_include_file_cxx(linux/tls.h CORIO_HAVE_LINUX_TLS_H)
+if(CORIO_HAVE_LINUX_TLS_H)
+  list(APPEND CORIO_OS_SOURCES os/kernel_tls_linux.cpp)
+else()
+  list(APPEND CORIO_OS_SOURCES os/kernel_tls_none.cpp)
+endif()
+
 # macOS, FreeBSD and the other BSDs. Tried before poll by `auto` (reactor/select.cpp).
 # liburing is never looked for here (the block above is Linux only).
 if(APPLE OR CMAKE_SYSTEM_NAME MATCHES "BSD|DragonFly")

@@ -6,19 +6,41 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include "corio/coro/tls.hpp"
 
 namespace corio::detail {
 
+/// The socket under a session, for a session that hands its sends to the kernel (Linux
+/// kTLS) once the handshake made the keys: the engine calls these from inside its own
+/// steps, so none of them may wait.
+class KernelTlsSocket {
+ public:
+  /// Hands every record made so far (the transport's and the engine's output) to the
+  /// socket now: true if all of it went, false if some must wait (nothing lost: it
+  /// stays for the next flush).
+  virtual bool send_all_now() noexcept = 0;
+  /// Gives the socket the send keys (os/kernel_tls.hpp); the error if it refuses.
+  virtual std::error_code start_kernel_send(const void* crypto_info) noexcept = 0;
+  /// Sends one non-application record of `type` as plaintext for the kernel to frame:
+  /// its size, -EAGAIN if the socket cannot take it whole now, or -errno.
+  virtual std::intptr_t send_record(unsigned char type, std::span<const char> record) noexcept = 0;
+
+ protected:
+  ~KernelTlsSocket() = default;
+};
+
 class TlsEngine {
  public:
-  /// How a step ended: done, or it needs more ciphertext from the peer first.
-  enum class Status : unsigned char { ok, want_read, closed };
+  /// How a step ended: done, it needs more ciphertext from the peer first, or (with the
+  /// kernel sending) the socket must take what waits before the step can go on.
+  enum class Status : unsigned char { ok, want_read, want_write, closed };
 
   TlsEngine() = default;
   TlsEngine(const TlsEngine&) = delete;
@@ -34,8 +56,20 @@ class TlsEngine {
   /// Encrypts up to all of `in` into records waiting in the output; returns how much
   /// plaintext it took. Throws TlsError.
   virtual std::size_t write(std::span<const char> in) = 0;
-  /// Queues close_notify in the output.
-  virtual void shutdown() noexcept = 0;
+  /// Queues close_notify in the output (ok), or want_write if the kernel sends and the
+  /// socket cannot take it now (call again once it can).
+  virtual Status shutdown() noexcept = 0;
+
+  /// Lets the session hand its sends to the kernel through `socket` (which must outlive
+  /// it) when the handshake makes the keys, where the kernel and the cipher allow.
+  /// Before the handshake.
+  virtual void offer_kernel_tls(KernelTlsSocket& socket) noexcept = 0;
+  /// Whether the kernel encrypts this session's sends now: plaintext written to the
+  /// socket goes out as application data records, and write() is not needed.
+  [[nodiscard]] virtual bool kernel_sends() const noexcept = 0;
+  /// Why an offered session still sends its own records ("" if it does not, or if
+  /// kernel TLS was never offered).
+  [[nodiscard]] virtual std::string kernel_tls_note() const = 0;
 
   /// Hands ciphertext received from the peer to the session (a copy).
   virtual void feed(std::span<const char> ciphertext) = 0;

@@ -54,6 +54,9 @@ TlsContext& TlsContext::set_sni_callback(
 TlsContext& TlsContext::set_session_cache(bool /*on*/) {
   unavailable();
 }
+TlsContext& TlsContext::set_kernel_tls(bool /*on*/) {
+  unavailable();
+}
 TlsRole TlsContext::role() const noexcept {
   return TlsRole::client;
 }

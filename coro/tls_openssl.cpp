@@ -24,6 +24,7 @@ struct TlsContext::Impl {
   TlsRole role = TlsRole::client;
   std::string alpn_wire;  // length-prefixed protocols (RFC 7301), by preference
   std::function<std::optional<TlsContext>(std::string_view)> sni;
+  bool kernel_tls = true;  // set_kernel_tls()
   Impl(SSL_CTX* c, TlsRole r) noexcept : ctx(c), role(r) {}
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
@@ -251,15 +252,37 @@ class OpenSslEngine final : public detail::TlsEngine {
     ERR_clear_error();
     std::size_t n = 0;
     if (SSL_write_ex(ssl_, in.data(), in.size(), &n) == 1) return n;
-    // A memory BIO takes any amount, so the only way to fail is an error.
+    // The output takes any amount, so the only way to fail is an error.
     (void)status_of(0, "write");
     return 0;
   }
 
-  void shutdown() noexcept override {
+  Status shutdown() noexcept override {
     ERR_clear_error();
-    (void)SSL_shutdown(ssl_);  // 0: close_notify queued, the peer's not seen yet
+    // 0: close_notify queued, the peer's not seen yet. -1 wanting a write: the kernel
+    // sends, and the socket could not take the alert now.
+    const int r = SSL_shutdown(ssl_);
+    const bool again = r < 0 && SSL_get_error(ssl_, r) == SSL_ERROR_WANT_WRITE;
     ERR_clear_error();
+    return again ? Status::want_write : Status::ok;
+  }
+
+  void offer_kernel_tls(detail::KernelTlsSocket& socket) noexcept override {
+    if (!ctx_->kernel_tls) return;
+    buffers_.offer_kernel(socket);
+    // OpenSSL hands the keys over only when asked (its kTLS is off by default), and
+    // then only to a BIO that takes them: ours passes them on to the socket.
+    SSL_set_options(ssl_, SSL_OP_ENABLE_KTLS);
+    kernel_offered_ = true;
+  }
+  [[nodiscard]] bool kernel_sends() const noexcept override { return buffers_.kernel_sends(); }
+  [[nodiscard]] std::string kernel_tls_note() const override {
+    if (!kernel_offered_) return ctx_->kernel_tls ? "" : "kernel TLS is off in the context";
+    if (buffers_.kernel_sends()) return "";
+    if (!buffers_.kernel_note().empty()) return buffers_.kernel_note();
+    const SSL_CIPHER* c = SSL_get_current_cipher(ssl_);
+    return std::string("OpenSSL kept the records: its kTLS does not take ") +
+           (c != nullptr ? SSL_CIPHER_get_name(c) : "this cipher");
   }
 
   void feed(std::span<const char> ciphertext) override { buffers_.feed(ciphertext); }
@@ -288,6 +311,7 @@ class OpenSslEngine final : public detail::TlsEngine {
       X509_free(peer);
     }
     i.resumed = SSL_session_reused(ssl_) == 1;
+    i.kernel_tls = buffers_.kernel_sends();
     return i;
   }
 
@@ -321,8 +345,9 @@ class OpenSslEngine final : public detail::TlsEngine {
   Status status_of(int r, const char* what) {
     switch (SSL_get_error(ssl_, r)) {
       case SSL_ERROR_WANT_READ:
-      case SSL_ERROR_WANT_WRITE:  // never: the output takes any amount
         return Status::want_read;
+      case SSL_ERROR_WANT_WRITE:  // only with the kernel sending: the output takes any amount
+        return Status::want_write;
       case SSL_ERROR_ZERO_RETURN:
         return Status::closed;
       default:
@@ -336,6 +361,10 @@ class OpenSslEngine final : public detail::TlsEngine {
                      std::string("corio: TLS ") + what + ": certificate verify failed: " + why,
                      why);
     }
+    if (buffers_.kernel_sends() && !buffers_.kernel_note().empty()) {
+      // What failed was the BIO's own send of a record (OpenSSL only saw it fail).
+      reason = buffers_.kernel_note() + (reason.empty() ? "" : " (" + reason + ")");
+    }
     if (reason.empty()) reason = "the connection failed";
     throw TlsError(TlsErrc::protocol, std::string("corio: TLS ") + what + ": " + reason);
   }
@@ -345,6 +374,7 @@ class OpenSslEngine final : public detail::TlsEngine {
   std::shared_ptr<TlsContext::Impl> ctx_;
   SSL* ssl_;
   std::string cache_key_;  // client: the server name its sessions are kept under
+  bool kernel_offered_ = false;
 };
 
 int new_client_session(SSL* ssl, SSL_SESSION* session) {
@@ -560,6 +590,11 @@ TlsContext& TlsContext::set_session_cache(bool on) {
       SSL_CTX_set_options(impl_->ctx, SSL_OP_NO_TICKET);
     }
   }
+  return *this;
+}
+
+TlsContext& TlsContext::set_kernel_tls(bool on) {
+  impl_->kernel_tls = on;
   return *this;
 }
 

@@ -1,8 +1,10 @@
 #include "coro/tls_openssl_bio.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <new>
+#include <system_error>
 #include <utility>
 
 namespace corio::detail {
@@ -13,6 +15,17 @@ namespace {
 constexpr std::size_t kInput = 64 * 1024;
 // What input_space() always leaves room for: one full record and its header.
 constexpr std::size_t kRecord = 16 * 1024 + 256 + 5;
+
+// OpenSSL's kTLS controls that <openssl/bio.h> only names in a comment (OpenSSL 3's
+// include/internal/bio.h; its socket BIO answers them): ptr is the crypto_info, num 1
+// for the send keys; num is the type of the next record written; back to application
+// data.
+constexpr int kSetKtls = 72;
+constexpr int kSetKtlsRecordType = 74;
+constexpr int kClearKtlsRecordType = 75;
+// The records OpenSSL may still make when the kernel sends (RFC 8446 5.1, 4).
+constexpr unsigned char kHandshakeRecord = 22;
+constexpr unsigned char kKeyUpdate = 24;
 
 }  // namespace
 
@@ -49,6 +62,10 @@ BIO* SessionBuffers::make_bio() {
 int SessionBuffers::write(BIO* bio, const char* data, std::size_t len, std::size_t* written) {
   BIO_clear_retry_flags(bio);
   auto* self = static_cast<SessionBuffers*>(BIO_get_data(bio));
+  // Once the kernel sends, OpenSSL writes plaintext: application data goes into the
+  // output as ciphertext did (the kernel frames it when the transport sends it), any
+  // other record straight to the socket with its type.
+  if (self->record_type_ != 0) return self->send_record(bio, data, len, written);
   try {
     self->out_.append(data, len);
   } catch (const std::bad_alloc&) {
@@ -72,17 +89,86 @@ int SessionBuffers::read(BIO* bio, char* data, std::size_t len, std::size_t* got
   return 1;
 }
 
-long SessionBuffers::control(BIO* bio, int cmd, long /*num*/, void* /*ptr*/) {
-  const auto* self = static_cast<const SessionBuffers*>(BIO_get_data(bio));
+long SessionBuffers::control(BIO* bio, int cmd, long num, void* ptr) {
+  auto* self = static_cast<SessionBuffers*>(BIO_get_data(bio));
   switch (cmd) {
-    case BIO_CTRL_FLUSH:  // the records are the transport's to send
-      return 1;
+    case BIO_CTRL_FLUSH:
+      return self->flush(bio);
     case BIO_CTRL_PENDING:
       return static_cast<long>(self->input_size());
     case BIO_CTRL_WPENDING:
       return static_cast<long>(self->output_size());
+    case kSetKtls: {
+      // Receive keys stay with OpenSSL: a kTLS receive needs recvmsg() with control
+      // messages, which no backend's receive carries.
+      if (num != 1 || self->kernel_ == nullptr || self->kernel_sends_) return 0;
+      if (const std::error_code e = self->kernel_->start_kernel_send(ptr)) {
+        if (e == std::errc::not_supported) {
+          self->note("the kernel does not take this cipher's keys");
+        } else {
+          self->note("the kernel refused the send keys");
+        }
+        return 0;
+      }
+      self->kernel_sends_ = true;
+      self->kernel_note_.clear();
+      return 1;
+    }
+    case BIO_CTRL_GET_KTLS_SEND:
+      return self->kernel_sends_ ? 1 : 0;
+    case kSetKtlsRecordType:
+      self->record_type_ = static_cast<unsigned char>(num);
+      return 1;
+    case kClearKtlsRecordType:
+      self->record_type_ = 0;
+      return 1;
     default:
-      return 0;  // kTLS and the rest: not offered
+      return 0;  // receive kTLS (BIO_CTRL_GET_KTLS_RECV) and the rest: not offered
+  }
+}
+
+long SessionBuffers::flush(BIO* bio) noexcept {
+  // Without the kernel the records are the transport's to send when it likes.
+  if (kernel_ == nullptr) return 1;
+  BIO_clear_retry_flags(bio);
+  if (kernel_->send_all_now()) return 1;
+  // Before the keys change this makes OpenSSL keep making the records itself, for the
+  // rest of the session; before a record of its own, it is a "try again" (want_write).
+  if (!kernel_sends_) note("the handshake's records did not all fit the socket at once");
+  BIO_set_retry_write(bio);
+  return -1;
+}
+
+int SessionBuffers::send_record(BIO* bio, const char* data, std::size_t len,
+                                std::size_t* written) noexcept {
+  if (record_type_ == kHandshakeRecord && len > 0 &&
+      static_cast<unsigned char>(data[0]) == kKeyUpdate) {
+    // OpenSSL 3.0 would change only its own send keys and the kernel would go on with
+    // the old ones, so the peer could read nothing more: refuse, and fail the session.
+    note(
+        "the peer asked for a key update, which a session whose sends the kernel "
+        "encrypts cannot make");
+    return 0;
+  }
+  const std::intptr_t r = kernel_->send_record(record_type_, {data, len});
+  if (r == -EAGAIN) {
+    BIO_set_retry_write(bio);  // OpenSSL flushes, sets the type and writes it again
+    return 0;
+  }
+  if (r < 0) {
+    note(r == -EPIPE || r == -ECONNRESET ? "the peer is gone" : "sending a TLS record failed");
+    return 0;
+  }
+  record_type_ = 0;  // one record per type control, as OpenSSL's socket BIO
+  *written = static_cast<std::size_t>(r);
+  return 1;
+}
+
+void SessionBuffers::note(const char* why) noexcept {
+  try {
+    kernel_note_ = why;
+  } catch (const std::bad_alloc&) {
+    kernel_note_.clear();
   }
 }
 

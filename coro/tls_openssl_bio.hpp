@@ -1,7 +1,10 @@
 // The ciphertext buffers of one OpenSSL session, and the BIO OpenSSL reads and writes
 // them through. A memory BIO would copy each way once more: the transport receives
 // straight into the input (TlsEngine::input_space()), and the output moves to the
-// transport's send buffer without a copy when that is empty.
+// transport's send buffer without a copy when that is empty. Offered the socket
+// (offer_kernel()), the BIO also takes OpenSSL's kTLS controls, as OpenSSL's socket BIO
+// does: the send keys go to the kernel, and the records OpenSSL still makes after that
+// (tickets, alerts) go to the socket as plaintext with their record type.
 #pragma once
 
 #include <openssl/bio.h>
@@ -10,6 +13,8 @@
 #include <memory>
 #include <span>
 #include <string>
+
+#include "coro/tls_engine.hpp"
 
 namespace corio::detail {
 
@@ -36,6 +41,14 @@ class SessionBuffers {
   std::size_t take_output(std::span<char> to) noexcept;
   void take_output(std::string& to);
 
+  /// Lets OpenSSL hand the send keys to the kernel through `socket` (see the top).
+  void offer_kernel(KernelTlsSocket& socket) noexcept { kernel_ = &socket; }
+  /// Whether the kernel encrypts the sends now.
+  [[nodiscard]] bool kernel_sends() const noexcept { return kernel_sends_; }
+  /// Why the keys were not handed over, or why a record could not be sent: "" if
+  /// neither happened.
+  [[nodiscard]] const std::string& kernel_note() const noexcept { return kernel_note_; }
+
  private:
   static BIO_METHOD* method();
   static int write(BIO* bio, const char* data, std::size_t len, std::size_t* written);
@@ -43,6 +56,13 @@ class SessionBuffers {
   static long control(BIO* bio, int cmd, long num, void* ptr);
   // Makes room for `n` more bytes at the end of the input.
   void reserve_input(std::size_t n);
+  // OpenSSL's BIO_flush(): with the kernel offered, every record so far must be on
+  // the socket (OpenSSL flushes before it hands the keys over, and before each record
+  // of another type than application data).
+  long flush(BIO* bio) noexcept;
+  // A record of record_type_ that OpenSSL wrote after the keys went to the kernel.
+  int send_record(BIO* bio, const char* data, std::size_t len, std::size_t* written) noexcept;
+  void note(const char* why) noexcept;
 
   std::unique_ptr<char[]> in_;
   std::size_t in_capacity_ = 0;
@@ -50,6 +70,10 @@ class SessionBuffers {
   std::size_t in_end_ = 0;
   std::string out_;  // records OpenSSL wrote; out_taken_ bytes of it are taken
   std::size_t out_taken_ = 0;
+  KernelTlsSocket* kernel_ = nullptr;
+  bool kernel_sends_ = false;
+  unsigned char record_type_ = 0;  // the next write's, if not application data
+  std::string kernel_note_;
 };
 
 }  // namespace corio::detail

@@ -9,9 +9,11 @@
 #include <stdexcept>
 #include <utility>
 
+#include "corio/coro/io.hpp"
 #include "corio/coro/loop.hpp"
 #include "corio/coro/runtime_error.hpp"
 #include "corio/coro/timeout.hpp"
+#include "corio/os/kernel_tls.hpp"
 #include "corio/os/net.hpp"
 #include "coro/stoppable_read.hpp"
 
@@ -69,9 +71,58 @@ class TlsTransport::SendScope {
   TlsTransport& t_;
 };
 
+namespace {
+
+// Whether `t` is a TCP connection, the only kind the tls ULP attaches to.
+bool over_tcp(const Transport& t) noexcept {
+  const Socket* sock = t.socket();
+  if (sock == nullptr) return false;
+  try {
+    const AddressFamily f = sock->local_address().family();
+    return f == AddressFamily::ipv4 || f == AddressFamily::ipv6;
+  } catch (const std::system_error&) {
+    return false;  // gone already: the handshake says so
+  }
+}
+
+}  // namespace
+
 TlsTransport::TlsTransport(std::unique_ptr<Transport> inner, std::unique_ptr<TlsEngine> engine)
     : inner_(std::move(inner)), engine_(std::move(engine)), direct_(inner_->handles()) {
   send_idle_.set();
+  if (net::kernel_tls_support()) return;  // kernel_tls_note() asks the probe why
+  if (direct_ && direct_->in == direct_->out && over_tcp(*inner_)) {
+    engine_->offer_kernel_tls(*this);
+  } else {
+    kernel_note_ = "not over a TCP socket";
+  }
+}
+
+std::string TlsTransport::kernel_tls_note() const {
+  return kernel_note_.empty() ? engine_->kernel_tls_note() : kernel_note_;
+}
+
+bool TlsTransport::send_all_now() noexcept {
+  return send_now() == 0;
+}
+
+std::error_code TlsTransport::start_kernel_send(const void* crypto_info) noexcept {
+  return net::start_kernel_tls_send(direct_->out, crypto_info);
+}
+
+std::intptr_t TlsTransport::send_record(unsigned char type, std::span<const char> record) noexcept {
+  // After everything sent before it: the engine flushed first, but a writer may have
+  // started a send since.
+  if (sending_ || buffered_output() > 0) return -EAGAIN;
+  return net::try_send_tls_record(direct_->out, type, record.data(), record.size());
+}
+
+Coro<void> TlsTransport::make_room() {
+  if (sending_ || buffered_output() > 0 || engine_->output_size() > 0) {
+    co_await flush();
+  } else {
+    co_await io::wait_writable(direct_->out);
+  }
 }
 
 void TlsTransport::cancel_read() noexcept {
@@ -107,15 +158,29 @@ std::intptr_t TlsTransport::send_now() noexcept {
   return 0;
 }
 
-Coro<void> TlsTransport::flush() {
-  while (sending_)
-    co_await send_idle_.wait();
-  SendScope scope(*this);
+Coro<void> TlsTransport::send_records() {
   for (;;) {
     collect_output();
     if (out_sent_ == out_.size()) break;
     out_sent_ += co_await inner_->write_some({out_.data() + out_sent_, out_.size() - out_sent_});
   }
+}
+
+Coro<void> TlsTransport::flush() {
+  while (sending_)
+    co_await send_idle_.wait();
+  SendScope scope(*this);
+  co_await send_records();
+}
+
+Coro<std::size_t> TlsTransport::write_plain(std::span<const char> data) {
+  while (sending_)
+    co_await send_idle_.wait();
+  // The sender while the plaintext is in flight too, so no record of the engine's
+  // overtakes it (send_record()).
+  SendScope scope(*this);
+  co_await send_records();
+  co_return co_await inner_->write_some(data);
 }
 
 Coro<std::intptr_t> TlsTransport::receive() {
@@ -142,6 +207,10 @@ Coro<void> TlsTransport::handshake() {
     } catch (const TlsError&) {
       send_now();  // the alert that tells the peer why
       throw;
+    }
+    if (st == TlsEngine::Status::want_write) {
+      co_await make_room();
+      continue;
     }
     if (st == TlsEngine::Status::ok) {
       // The last flight (a client's Finished; a server's session tickets) goes without
@@ -170,6 +239,10 @@ Coro<std::size_t> TlsTransport::read_some(std::span<char> buf) {
   for (;;) {
     std::size_t n = 0;
     const TlsEngine::Status st = engine_->read(buf, n);
+    if (st == TlsEngine::Status::want_write) {
+      co_await make_room();
+      continue;
+    }
     if (st != TlsEngine::Status::want_read) {
       // A read can make records to send (a KeyUpdate's answer): they go without
       // waiting, so no decrypted byte is held back by a send.
@@ -193,6 +266,7 @@ Coro<std::size_t> TlsTransport::write_some(std::span<const char> data) {
   // nothing and a finished one says exactly what it took: a retry never duplicates.
   // The new records go out as far as the socket takes them now; the rest is
   // buffered_output(), sent by the next write or flush().
+  if (engine_->kernel_sends()) co_return co_await write_plain(data);
   co_await flush();
   const std::size_t n = engine_->write(data.first(std::min(data.size(), kEncrypt)));
   send_now();
@@ -202,6 +276,9 @@ Coro<std::size_t> TlsTransport::write_some(std::span<const char> data) {
 std::intptr_t TlsTransport::try_write(std::span<const char> data) noexcept {
   // Records already waiting go first, and out_ is the sender's while one sends.
   if (closed_ || sending_ || buffered_output() > 0) return -EAGAIN;
+  if (engine_->kernel_sends()) {
+    return engine_->output_size() > 0 ? -EAGAIN : inner_->try_write(data);
+  }
   std::size_t n = 0;
   try {
     n = engine_->write(data.first(std::min(data.size(), kEncrypt)));
@@ -231,9 +308,12 @@ void TlsTransport::close() noexcept {
 }
 
 Coro<void> TlsTransport::goodbye() {
-  if (!goodbye_sent_) {
-    goodbye_sent_ = true;
-    engine_->shutdown();
+  while (!goodbye_sent_) {
+    if (engine_->shutdown() == TlsEngine::Status::ok) {
+      goodbye_sent_ = true;
+    } else {
+      co_await make_room();
+    }
   }
   co_await flush();
   std::array<char, 1024> scratch{};
@@ -268,9 +348,9 @@ Coro<void> TlsTransport::close_gracefully() {
 namespace {
 
 // Why a session's records stay in user space.
-std::string why_no_kernel_tls() {
+std::string why_no_kernel_tls(const TlsTransport& t) {
   const std::error_code support = net::kernel_tls_support();
-  if (!support) return "the kernel offers the tls ULP, but corio hands no session to it yet";
+  if (!support) return t.kernel_tls_note();
   if (support == std::errc::no_such_file_or_directory) return "the kernel has no tls ULP";
   if (support == std::errc::not_supported) return "no kTLS on this OS";
   return "probing the kernel's tls ULP failed: " + support.message();
@@ -288,8 +368,9 @@ void report_session(const TlsTransport& t, Duration took) noexcept {
       }
     }
     const TlsInfo& i = t.info();
-    const std::string path = i.kernel_tls ? "records in the kernel (kTLS)"
-                                          : "records in user space (" + why_no_kernel_tls() + ")";
+    const std::string path = i.kernel_tls
+                                 ? "sends encrypted by the kernel (kTLS), receives in user space"
+                                 : "records in user space (" + why_no_kernel_tls(t) + ")";
     std::fprintf(stderr, "corio: TLS handshake with %s took %.1f ms: %s %s%s; %s\n", peer.c_str(),
                  std::chrono::duration<double, std::milli>(took).count(), i.version.c_str(),
                  i.cipher.c_str(), i.resumed ? ", resumed" : "", path.c_str());

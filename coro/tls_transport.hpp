@@ -22,8 +22,11 @@ namespace corio::detail {
 /// Reads and writes may run at once in two tasks (a reader and a flusher); only one
 /// task at a time sends records, and a read never waits for a writer's send (that could
 /// deadlock with a peer that is itself blocked writing to us): a send in progress takes
-/// the reader's records along.
-class TlsTransport final : public Transport {
+/// the reader's records along. Over a TCP socket where the kernel has kTLS, the session
+/// hands its sends to the kernel after the handshake: writes then go to the socket as
+/// plaintext (the engine sees them no more), and the records the engine still makes
+/// (tickets, alerts) go through the KernelTlsSocket calls, in order after every send.
+class TlsTransport final : public Transport, private KernelTlsSocket {
  public:
   TlsTransport(std::unique_ptr<Transport> inner, std::unique_ptr<TlsEngine> engine);
 
@@ -34,6 +37,9 @@ class TlsTransport final : public Transport {
   [[nodiscard]] Coro<void> handshake();
   /// What the handshake negotiated (after handshake()).
   [[nodiscard]] const TlsInfo& info() const noexcept { return info_; }
+  /// Why the session's sends stay in user space (after handshake(); "" if the kernel
+  /// sends, or if it has no kTLS: net::kernel_tls_support() says why then).
+  [[nodiscard]] std::string kernel_tls_note() const;
 
   [[nodiscard]] std::optional<Handles> handles() const noexcept override { return std::nullopt; }
   Coro<std::size_t> read_some(std::span<char> buf) override;
@@ -61,6 +67,16 @@ class TlsTransport final : public Transport {
   // Sends out_ without waiting, as far as the transport below takes it: 0 once all is
   // sent, else the transport's -EAGAIN or -errno (what is left stays for flush()).
   std::intptr_t send_now() noexcept;
+  // Sends out_ (the caller is the sender).
+  Coro<void> send_records();
+  // A write once the kernel sends: the records waiting first, then the plaintext.
+  Coro<std::size_t> write_plain(std::span<const char> data);
+  // What a want_write waits for: the records waiting go, or the socket makes room.
+  Coro<void> make_room();
+  // KernelTlsSocket, for the engine.
+  bool send_all_now() noexcept override;
+  std::error_code start_kernel_send(const void* crypto_info) noexcept override;
+  std::intptr_t send_record(unsigned char type, std::span<const char> record) noexcept override;
   // Waits for the peer's next ciphertext, received straight into the engine's input:
   // the byte count, 0 at the end of the stream, or -errno from a handle transport below
   // (a failure of another transport is its exception).
@@ -79,6 +95,7 @@ class TlsTransport final : public Transport {
   Event send_idle_;       // set while no task sends
   bool closed_ = false;
   bool goodbye_sent_ = false;  // close_notify is queued
+  std::string kernel_note_;    // why kernel TLS was not offered to the engine
   Duration shutdown_timeout_ = std::chrono::seconds(30);
 };
 

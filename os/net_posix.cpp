@@ -144,26 +144,5 @@ int max_backlog() noexcept {
   return SOMAXCONN;
 }
 
-std::error_code kernel_tls_support() noexcept {
-  static const std::error_code support = [] {
-#if defined(__linux__) && defined(TCP_ULP)
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return std::error_code(errno, std::generic_category());
-    // Asking an unconnected socket for the ULP loads the tls module if there is one,
-    // then refuses (ENOTCONN: the ULP exists but needs a connection); ENOENT means the
-    // kernel has none. Asking a real connection would attach it for good.
-    static constexpr char kName[] = "tls";
-    const int r = ::setsockopt(fd, IPPROTO_TCP, TCP_ULP, kName, sizeof kName - 1);
-    const int e = r == 0 ? 0 : errno;
-    ::close(fd);
-    if (r == 0 || e == ENOTCONN) return std::error_code();
-    return std::error_code(e, std::generic_category());
-#else
-    return std::make_error_code(std::errc::not_supported);
-#endif
-  }();
-  return support;
-}
-
 }  // namespace net
 }  // namespace corio

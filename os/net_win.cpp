@@ -261,10 +261,5 @@ int max_backlog() noexcept {
   return SOMAXCONN;
 }
 
-std::error_code kernel_tls_support() noexcept {
-  // Windows' kernel TLS is Schannel's, behind its own API: not a socket option.
-  return std::make_error_code(std::errc::not_supported);
-}
-
 }  // namespace net
 }  // namespace corio

@@ -11,7 +11,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <random>
 #include <sstream>
 #include <string>
@@ -284,56 +283,6 @@ TEST_P(TlsTest, ATcpCloseWithoutCloseNotifyIsATruncationErrorNotAnEnd) {
     co_await server.wait_closed();
   };
   run(main());
-}
-
-// kTLS: where the kernel has no tls ULP (this project's CI machines), every session
-// keeps its records in user space, says so in tls_info(), and debug mode says why after
-// each handshake, on both sides.
-TEST_P(TlsTest, DebugModeSaysWhichRecordPathEachSessionTookAndWhy) {
-  const std::error_code support = net::kernel_tls_support();
-  // The probe agrees with Linux's own list of loaded ULPs (nothing to read elsewhere).
-  std::ifstream ulps("/proc/sys/net/ipv4/tcp_available_ulp");
-  const std::string listed((std::istreambuf_iterator<char>(ulps)),
-                           std::istreambuf_iterator<char>());
-  if (listed.find("tls") != std::string::npos) {
-    EXPECT_FALSE(support) << support.message();
-  }
-  if (support == std::errc::no_such_file_or_directory) {
-    EXPECT_EQ(listed.find("tls"), std::string::npos) << listed;
-  }
-  auto main = []() -> Coro<void> {
-    EventLoop::running().set_debug(true);
-    co_await sleep(0s);  // debug mode starts with the next turn
-    Server server = co_await tls_echo_server(server_context());
-    auto [r, w] = co_await open_connection("localhost", server.addresses()[0].port(),
-                                           tls_options(client_context()));
-    const std::optional<TlsInfo> info = w.tls_info();
-    EXPECT_TRUE(info.has_value());
-    EXPECT_FALSE(info->kernel_tls);
-    w.write("x\n");
-    EXPECT_EQ(co_await r.readline(), "x\n");
-    w.close();
-    co_await w.wait_closed();
-    server.close();
-    co_await server.wait_closed();
-  };
-  ::testing::internal::CaptureStderr();
-  run(main());
-  const std::string log = ::testing::internal::GetCapturedStderr();
-  const std::string why = !support ? "corio hands no session to it yet"
-                          : support == std::errc::no_such_file_or_directory
-                              ? "the kernel has no tls ULP"
-                              : "";
-  // One line per side: the client's and the server's handshake.
-  std::size_t lines = 0;
-  for (std::size_t at = log.find("corio: TLS handshake with "); at != std::string::npos;
-       at = log.find("corio: TLS handshake with ", at + 1)) {
-    const std::string line = log.substr(at, log.find('\n', at) - at);
-    EXPECT_NE(line.find("TLSv1.3"), std::string::npos) << line;
-    EXPECT_NE(line.find("records in user space (" + why), std::string::npos) << line;
-    ++lines;
-  }
-  EXPECT_EQ(lines, 2u) << log;
 }
 
 TEST_P(TlsTest, ACancelledTlsReadLosesNoBytes) {

@@ -64,8 +64,12 @@ struct TlsInfo {
   std::string server_name;   ///< SNI: the name the client asked for, "" if none
   std::string peer_subject;  ///< the peer certificate's subject, "" if it sent none
   bool resumed = false;      ///< whether the session was resumed (no full handshake)
-  /// Whether the kernel makes and reads the records (kTLS); false: corio does, in user
-  /// space. Debug mode says after each handshake which it is, and why.
+  /// Whether the kernel encrypts and frames the records this side sends (Linux kTLS,
+  /// from the end of the handshake on): plaintext then goes to the socket as it is,
+  /// with no copy and no encryption in user space. Received records are still
+  /// decrypted in user space (OpenSSL 3.0 takes no TLS 1.3 receive keys to the
+  /// kernel). false: corio makes every record. Debug mode says after each handshake
+  /// which it is, and why.
   bool kernel_tls = false;
 };
 
@@ -114,6 +118,10 @@ class TlsContext {
   /// again, so the handshake is shorter; off forgets them and every handshake is full.
   /// Server: off sends no tickets and keeps no sessions, so no client resumes.
   TlsContext& set_session_cache(bool on);
+  /// Whether sessions over a TCP socket hand their sends to the kernel after the
+  /// handshake where it can take them (Linux's tls ULP, and an AES-GCM, AES-CCM or
+  /// ChaCha20-Poly1305 cipher): on by default. Off keeps every record in user space.
+  TlsContext& set_kernel_tls(bool on);
 
   [[nodiscard]] TlsRole role() const noexcept;
 

@@ -99,11 +99,6 @@ void shutdown(native_handle h, ShutdownHow how);
 [[nodiscard]] bool is_stream(native_handle h) noexcept;
 /// The largest backlog the OS accepts (SOMAXCONN).
 [[nodiscard]] int max_backlog() noexcept;
-/// Whether the kernel could take over a TLS session's records (kTLS: Linux's `tls`
-/// upper layer protocol): an empty error code if so, else why not (ENOENT: the kernel
-/// has no tls ULP; ENOTSUP: no kTLS on this OS). Probed once per process, on a socket
-/// of its own that it throws away, so no connection carries the ULP by accident.
-[[nodiscard]] std::error_code kernel_tls_support() noexcept;
 
 /// Blocking name resolution (getaddrinfo): every address of `host` for `port`, in the
 /// resolver's order. An empty host means the local wildcard (for servers). Throws
