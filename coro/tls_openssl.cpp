@@ -242,10 +242,19 @@ class OpenSslEngine final : public detail::TlsEngine {
   }
 
   Status read(std::span<char> out, std::size_t& n) override {
-    ERR_clear_error();
     n = 0;
-    if (SSL_read_ex(ssl_, out.data(), out.size(), &n) == 1) return Status::ok;
-    return status_of(0, "read");
+    if (key_update_refused_) refuse_key_update();
+    ERR_clear_error();
+    const bool got = SSL_read_ex(ssl_, out.data(), out.size(), &n) == 1;
+    // A peer's KeyUpdate request: OpenSSL answers it at its next SSL_write(), which a
+    // session whose sends the kernel encrypts never makes, and would then change only
+    // its own keys, not the kernel's. Not answering breaks RFC 8446's "MUST send its
+    // own KeyUpdate", so the session fails, after the bytes read with it.
+    if (buffers_.kernel_sends() && SSL_get_key_update_type(ssl_) != SSL_KEY_UPDATE_NONE) {
+      key_update_refused_ = true;
+      if (!got) refuse_key_update();
+    }
+    return got ? Status::ok : status_of(0, "read");
   }
 
   std::size_t write(std::span<const char> in) override {
@@ -342,6 +351,13 @@ class OpenSslEngine final : public detail::TlsEngine {
     }
   }
 
+  [[noreturn]] static void refuse_key_update() {
+    throw TlsError(TlsErrc::protocol,
+                   "corio: TLS read: the peer asked for a key update, which a session whose "
+                   "sends the kernel encrypts cannot make (turn kernel TLS off in the context "
+                   "for such peers)");
+  }
+
   Status status_of(int r, const char* what) {
     switch (SSL_get_error(ssl_, r)) {
       case SSL_ERROR_WANT_READ:
@@ -375,6 +391,7 @@ class OpenSslEngine final : public detail::TlsEngine {
   SSL* ssl_;
   std::string cache_key_;  // client: the server name its sessions are kept under
   bool kernel_offered_ = false;
+  bool key_update_refused_ = false;  // the peer asked for one: every read fails
 };
 
 int new_client_session(SSL* ssl, SSL_SESSION* session) {

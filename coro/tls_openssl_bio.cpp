@@ -17,15 +17,12 @@ constexpr std::size_t kInput = 64 * 1024;
 constexpr std::size_t kRecord = 16 * 1024 + 256 + 5;
 
 // OpenSSL's kTLS controls that <openssl/bio.h> only names in a comment (OpenSSL 3's
-// include/internal/bio.h; its socket BIO answers them): ptr is the crypto_info, num 1
-// for the send keys; num is the type of the next record written; back to application
-// data.
+// include/internal/bio.h; its socket BIO answers them): ptr is the crypto_info, num
+// non-zero for the send keys (SSL3_CC_WRITE), 0 for the receive keys; num is the type
+// of the next record written; back to application data.
 constexpr int kSetKtls = 72;
 constexpr int kSetKtlsRecordType = 74;
 constexpr int kClearKtlsRecordType = 75;
-// The records OpenSSL may still make when the kernel sends (RFC 8446 5.1, 4).
-constexpr unsigned char kHandshakeRecord = 22;
-constexpr unsigned char kKeyUpdate = 24;
 
 }  // namespace
 
@@ -101,7 +98,7 @@ long SessionBuffers::control(BIO* bio, int cmd, long num, void* ptr) {
     case kSetKtls: {
       // Receive keys stay with OpenSSL: a kTLS receive needs recvmsg() with control
       // messages, which no backend's receive carries.
-      if (num != 1 || self->kernel_ == nullptr || self->kernel_sends_) return 0;
+      if (num == 0 || self->kernel_ == nullptr || self->kernel_sends_) return 0;
       if (const std::error_code e = self->kernel_->start_kernel_send(ptr)) {
         if (e == std::errc::not_supported) {
           self->note("the kernel does not take this cipher's keys");
@@ -141,15 +138,6 @@ long SessionBuffers::flush(BIO* bio) noexcept {
 
 int SessionBuffers::send_record(BIO* bio, const char* data, std::size_t len,
                                 std::size_t* written) noexcept {
-  if (record_type_ == kHandshakeRecord && len > 0 &&
-      static_cast<unsigned char>(data[0]) == kKeyUpdate) {
-    // OpenSSL 3.0 would change only its own send keys and the kernel would go on with
-    // the old ones, so the peer could read nothing more: refuse, and fail the session.
-    note(
-        "the peer asked for a key update, which a session whose sends the kernel "
-        "encrypts cannot make");
-    return 0;
-  }
   const std::intptr_t r = kernel_->send_record(record_type_, {data, len});
   if (r == -EAGAIN) {
     BIO_set_retry_write(bio);  // OpenSSL flushes, sets the type and writes it again
