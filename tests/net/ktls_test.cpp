@@ -56,19 +56,13 @@ long tls_stat(const std::string& name) {
   return -1;
 }
 
-// Echoes bytes until EOF; counts the sessions whose sends the kernel made.
+// echo_bytes(), counting the sessions whose sends the kernel made.
 struct EchoBytes {
   int* kernel_sessions;
   Coro<void> operator()(StreamReader r, StreamWriter w) const {
     const std::optional<TlsInfo> info = w.tls_info();
     if (info && info->kernel_tls) ++*kernel_sessions;
-    for (;;) {
-      std::string data = co_await r.read(65536);
-      if (data.empty()) break;
-      w.write(data);
-      co_await w.drain();
-    }
-    w.close();
+    co_await echo_bytes(std::move(r), std::move(w));
   }
 };
 

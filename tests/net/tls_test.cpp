@@ -196,15 +196,6 @@ TEST_P(TlsTest, ACorioClientTalksToOpensslSServer) {
 
 TEST_P(TlsTest, PythonSslClientsHammerTheServerAndGetEveryByteBack) {
   auto main = []() -> Coro<void> {
-    auto echo_bytes = [](StreamReader r, StreamWriter w) -> Coro<void> {
-      for (;;) {
-        std::string data = co_await r.read(65536);
-        if (data.empty()) break;
-        w.write(data);
-        co_await w.drain();
-      }
-      w.close();
-    };
     Server server = co_await tls_echo_server(server_context(), echo_bytes);
     Child py({"python3", CORIO_TLS_PY_CLIENT, std::to_string(server.addresses()[0].port()),
               cert("ca.pem"), "300", "4"},

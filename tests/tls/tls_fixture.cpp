@@ -68,6 +68,16 @@ Coro<void> echo_lines(StreamReader r, StreamWriter w) {
   co_await w.wait_closed();
 }
 
+Coro<void> echo_bytes(StreamReader r, StreamWriter w) {
+  for (;;) {
+    std::string data = co_await r.read(65536);
+    if (data.empty()) break;
+    w.write(data);
+    co_await w.drain();
+  }
+  w.close();
+}
+
 Coro<Server> tls_echo_server(TlsContext ctx, StreamHandler handler) {
   ServerOptions so;
   so.tls = &ctx;  // read by start_server() only: the server keeps its own share

@@ -37,6 +37,8 @@ class TlsSuite : public BackendTest {
 
 /// Echoes lines until "quit\n" or EOF, then closes (sending close_notify).
 Coro<void> echo_lines(StreamReader r, StreamWriter w);
+/// Echoes bytes as they come (reads of up to 64 KiB) until EOF, then closes.
+Coro<void> echo_bytes(StreamReader r, StreamWriter w);
 /// A TLS server on 127.0.0.1 (a free port) running `handler`, handshake timeout 2 s.
 Coro<Server> tls_echo_server(TlsContext ctx, StreamHandler handler = echo_lines);
 
