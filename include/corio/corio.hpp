@@ -2,6 +2,7 @@
 #pragma once
 
 #include "corio/coro/as_completed.hpp"
+#include "corio/coro/awaitable.hpp"
 #include "corio/coro/barrier.hpp"
 #include "corio/coro/channel.hpp"
 #include "corio/coro/condition.hpp"

@@ -330,6 +330,33 @@ TEST_P(AsCompletedTest, AnEmptyListHasNothingNext) {
   EXPECT_EQ(virtual_elapsed(), 0s);
 }
 
+TEST_P(AsCompletedTest, TakesTasksOneByOneWithoutABracedVector) {
+  auto main = [](ManualClock& clock) -> Coro<void> {
+    Task<int> a = create_task(after(3s, 1));
+    Task<int> b = create_task(after(1s, 2));
+    Task<int> c = create_task(after(2s, 3));
+    auto ac = as_completed(a, b, c);
+    std::vector<int> order;
+    while (ac.has_next()) {
+      int v = co_await ac.next();
+      order.push_back(v);
+    }
+    EXPECT_EQ(order, (std::vector<int>{2, 3, 1}));
+    EXPECT_EQ(co_await a, 1);  // results are copied: the tasks stay awaitable
+
+    Task<int> quick = create_task(after(1s, 4));
+    Task<int> late = create_task(after(1h, 5));
+    auto timed = as_completed(late, quick, 2s);
+    int first = co_await timed.next();
+    EXPECT_EQ(first, 4);
+    EXPECT_THROW(co_await timed.next(), TimeoutError);
+    EXPECT_EQ(since_start(clock), 5s);
+    EXPECT_FALSE(late.done());  // not cancelled
+    late.cancel();
+  };
+  run_virtual(main(clock_));
+}
+
 CORIO_INSTANTIATE_BACKEND_SUITE(AsCompletedTest);
 
 }  // namespace

@@ -1,10 +1,14 @@
-// gather(): argument order, first exception, return_exceptions, cancellation.
+// gather(): argument order, first exception, return_exceptions, cancellation; any
+// awaitable as an argument (Future, user awaiters), and what counts as one.
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <exception>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -166,6 +170,148 @@ TEST_P(GatherTest, MoveOnlyResultsAreMovedOut) {
     EXPECT_TRUE(p != nullptr && *p == 4);
   };
   run(main());
+}
+
+using testing::Doubled;
+using testing::ReadyValue;
+using testing::set_later;
+using testing::Wrapped;
+
+// What counts as awaitable, checked at compile time (a non-awaitable argument to gather,
+// wait_for, shield or timeout().run fails with the static_assert in refuse_argument()).
+static_assert(Awaitable<Coro<int>>);
+static_assert(Awaitable<Task<int>&>);
+static_assert(Awaitable<Future<int>&>);
+static_assert(Awaitable<ReadyValue>);
+static_assert(Awaitable<Doubled>);
+static_assert(Awaitable<Wrapped&>);
+static_assert(!Awaitable<int>);
+static_assert(!Awaitable<std::string>);
+static_assert(!Awaitable<std::vector<Task<int>>>);
+static_assert(std::is_same_v<await_result_t<Future<std::string>&>, std::string>);
+static_assert(std::is_same_v<await_result_t<Task<void>>, void>);
+static_assert(std::is_same_v<await_result_t<Doubled>, int>);
+static_assert(detail::Gatherable<Future<int>&> && detail::Gatherable<Task<int>&>);
+static_assert(!detail::Gatherable<Coro<int>&>);  // a Coro must be moved in
+static_assert(!detail::Gatherable<int>);
+
+TEST_P(GatherTest, OfFuturesReturnsTheirResultsInArgumentOrder) {
+  auto main = []() -> Coro<void> {
+    Future<int> a;
+    Future<int> b;
+    Future<std::string> c;
+    set_later(a, 3s, 1);  // set last, listed first
+    set_later(b, 1s, 2);
+    set_later(c, 2s, std::string("three"));
+    auto [x, y, z] = co_await gather(a, b, c);
+    EXPECT_EQ(x, 1);
+    EXPECT_EQ(y, 2);
+    EXPECT_EQ(z, "three");
+    EXPECT_EQ(a.result(), 1);  // the futures keep their results
+    EXPECT_EQ(c.result(), "three");
+  };
+  run_virtual(main());
+  EXPECT_EQ(virtual_elapsed(), 3s);
+}
+
+TEST_P(GatherTest, OfFuturesSetByAnotherTaskAsRvalues) {
+  auto main = []() -> Coro<void> {
+    Future<int> a;
+    Future<void> b;
+    auto setter = [](Future<int> fa, Future<void> fb) -> Coro<void> {
+      co_await sleep(1s);
+      fb.set_result();
+      co_await sleep(1s);
+      fa.set_result(7);
+    };
+    Task<void> s = create_task(setter(a, b));
+    auto r = co_await gather(Future<int>(a), std::move(b));
+    static_assert(std::is_same_v<decltype(r), std::tuple<int, std::monostate>>);
+    EXPECT_EQ(std::get<0>(r), 7);
+    co_await s;
+  };
+  run_virtual(main());
+  EXPECT_EQ(virtual_elapsed(), 2s);
+}
+
+TEST_P(GatherTest, OfFuturesPropagatesTheFirstExceptionAndLeavesTheOthersPending) {
+  auto main = [](ManualClock& clock) -> Coro<void> {
+    Future<int> ok;
+    Future<int> bad;
+    (void)EventLoop::running().call_later(
+        1s, [bad]() mutable { bad.set_exception(std::make_exception_ptr(Boom(3))); });
+    set_later(ok, 2s, 5);
+    int code = -1;
+    try {
+      co_await gather(ok, bad);
+    } catch (const Boom& e) {
+      code = e.code;
+    }
+    EXPECT_EQ(code, 3);
+    EXPECT_EQ(clock.now() - TimePoint{}, 1s);  // at once, not when the others finish
+    EXPECT_FALSE(ok.done());                   // not cancelled: asyncio leaves it running
+    EXPECT_EQ(co_await ok, 5);
+    EXPECT_FALSE(ok.cancelled());
+  };
+  run_virtual(main(clock_));
+}
+
+TEST_P(GatherTest, OfFuturesWithReturnExceptionsGivesEachOutcome) {
+  auto main = []() -> Coro<void> {
+    Future<int> ok;
+    Future<int> bad;
+    set_later(ok, 1s, 4);
+    bad.set_exception(std::make_exception_ptr(Boom(9)));
+    auto [r1, r2] = co_await gather(return_exceptions, ok, bad);
+    EXPECT_EQ(r1.value(), 4);
+    EXPECT_FALSE(r2.has_value());
+    EXPECT_THROW(r2.value(), Boom);
+  };
+  run_virtual(main());
+}
+
+TEST_P(GatherTest, MixesCorosTasksFuturesAndUserAwaitables) {
+  auto main = []() -> Coro<void> {
+    Task<std::string> task = create_task(after(2s, std::string("task")));
+    Future<int> fut;
+    Future<int> doubled;
+    Future<std::string> wrapped;
+    set_later(fut, 3s, 30);
+    set_later(doubled, 1s, 21);
+    set_later(wrapped, 4s, std::string("wrapped"));
+    auto r = co_await gather(after(1s, 1.5), task, fut, ReadyValue{6}, Doubled{doubled},
+                             Wrapped{wrapped}, sleep(500ms));
+    static_assert(std::is_same_v<decltype(r), std::tuple<double, std::string, int, int, int,
+                                                         std::string, std::monostate>>);
+    auto& [c, t, f, ready, d, w, s] = r;
+    (void)s;
+    EXPECT_EQ(c, 1.5);
+    EXPECT_EQ(t, "task");
+    EXPECT_EQ(f, 30);
+    EXPECT_EQ(ready, 6);
+    EXPECT_EQ(d, 42);
+    EXPECT_EQ(w, "wrapped");
+    EXPECT_EQ(co_await task, "task");  // a Task passed by name stays awaitable
+  };
+  run_virtual(main());
+  EXPECT_EQ(virtual_elapsed(), 4s);
+}
+
+TEST_P(GatherTest, CancellingAGatherOfFuturesCancelsTheFuturesNotYetDone) {
+  auto main = []() -> Coro<void> {
+    Future<int> done_early;
+    Future<int> pending;
+    set_later(done_early, 1s, 1);
+    auto waiter = [](Future<int> a, Future<int> b) -> Coro<void> { co_await gather(a, b); };
+    Task<void> w = create_task(waiter(done_early, pending));
+    co_await sleep(2s);
+    w.cancel();
+    EXPECT_THROW(co_await w, CancelledError);
+    EXPECT_TRUE(pending.cancelled());  // asyncio: cancelling gather cancels its children
+    EXPECT_FALSE(done_early.cancelled());
+    EXPECT_EQ(done_early.result(), 1);
+  };
+  run_virtual(main());
 }
 
 CORIO_INSTANTIATE_BACKEND_SUITE(GatherTest);

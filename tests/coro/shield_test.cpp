@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <exception>
+#include <string>
 
 #include "backend_param.hpp"
 #include "corio/corio.hpp"
@@ -64,6 +66,58 @@ TEST_P(ShieldTest, WaitForOverAShieldTimesOutWithoutCancellingTheWork) {
     Task<int> inner = create_task(after(3s, 7));
     EXPECT_THROW(co_await wait_for(shield(inner), 1s), TimeoutError);
     EXPECT_EQ(co_await inner, 7);
+  };
+  run_virtual(main());
+  EXPECT_EQ(virtual_elapsed(), 3s);
+}
+
+TEST_P(ShieldTest, AShieldedFutureSurvivesTheWaitersCancellation) {
+  auto main = [](ManualClock& clock) -> Coro<void> {
+    Future<int> f;
+    auto waiter = [](Future<int> fut) -> Coro<int> { co_return co_await shield(fut); };
+    Task<int> w = create_task(waiter(f));
+    co_await sleep(1s);
+    w.cancel();
+    EXPECT_THROW(co_await w, CancelledError);
+    EXPECT_EQ(clock.now() - TimePoint{}, 1s);  // the waiter stopped at once
+    EXPECT_FALSE(f.done());                    // the future was not cancelled
+    EXPECT_FALSE(f.cancelled());
+    f.set_result(42);  // and can still be set and awaited
+    EXPECT_EQ(co_await f, 42);
+  };
+  run_virtual(main(clock_));
+}
+
+TEST_P(ShieldTest, PassesAFuturesResultAndExceptionThrough) {
+  auto main = []() -> Coro<void> {
+    Future<std::string> ok;
+    testing::set_later(ok, 1s, std::string("shielded"));
+    std::string v = co_await shield(ok);
+    EXPECT_EQ(v, "shielded");
+    Future<int> bad;
+    bad.set_exception(std::make_exception_ptr(Boom(2)));
+    EXPECT_THROW(co_await shield(bad), Boom);
+  };
+  run_virtual(main());
+}
+
+TEST_P(ShieldTest, CancellingAShieldedFutureItselfStillCancelsTheWaiter) {
+  auto main = []() -> Coro<void> {
+    Future<int> f;
+    (void)EventLoop::running().call_later(1s, [f]() mutable { f.cancel(); });
+    EXPECT_THROW(co_await shield(f), CancelledError);
+    EXPECT_TRUE(f.cancelled());
+  };
+  run_virtual(main());
+}
+
+TEST_P(ShieldTest, WaitForOverAShieldedFutureTimesOutWithoutCancellingIt) {
+  auto main = []() -> Coro<void> {
+    Future<int> f;
+    testing::set_later(f, 3s, 9);
+    EXPECT_THROW(co_await wait_for(shield(f), 1s), TimeoutError);
+    EXPECT_FALSE(f.cancelled());
+    EXPECT_EQ(co_await f, 9);
   };
   run_virtual(main());
   EXPECT_EQ(virtual_elapsed(), 3s);

@@ -1,6 +1,7 @@
 // Small coroutines the coro suites share: a value after a delay, a failure after one.
 #pragma once
 
+#include <coroutine>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -49,6 +50,45 @@ Coro<bool> ends_cancelled(Task<T> t) {
   } catch (...) {
   }
   co_return false;
+}
+
+/// Sets `f` to `v` from a loop callback `d` from now (loop.call_later(d, f.set_result, v)).
+template <class T>
+void set_later(Future<T> f, Duration d, T v) {
+  (void)EventLoop::running().call_later(d, [f, v]() mutable { f.set_result(std::move(v)); });
+}
+
+/// A user awaiter written against the standard protocol only: ready at once with `v`.
+struct ReadyValue {
+  int v;
+  bool await_ready() const noexcept { return true; }
+  void await_suspend(std::coroutine_handle<>) const noexcept {}
+  int await_resume() const noexcept { return v; }
+};
+
+/// A user awaitable with a member operator co_await: waits for the future it wraps and
+/// returns its value doubled.
+struct Doubled {
+  Future<int> f;
+  struct Awaiter {
+    Future<int>::Awaiter inner;
+    bool await_ready() const noexcept { return inner.await_ready(); }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) noexcept {
+      return inner.await_suspend(h);
+    }
+    int await_resume() const { return 2 * inner.await_resume(); }
+  };
+  Awaiter operator co_await() const noexcept { return Awaiter{f.operator co_await()}; }
+};
+
+/// A user awaitable with a free operator co_await (found by argument-dependent lookup)
+/// that waits for the future it wraps.
+struct Wrapped {
+  Future<std::string> f;
+};
+inline Future<std::string>::Awaiter operator co_await(const Wrapped& w) noexcept {
+  return w.f.operator co_await();
 }
 
 /// Takes `m` (a Lock or a Semaphore), logs `id`, holds it for `hold`, releases it.

@@ -284,6 +284,74 @@ TEST_P(TimeoutTest, WorksOverRealIo) {
   run(main());
 }
 
+TEST_P(TimeoutTest, RunsAFutureSetInTime) {
+  auto main = []() -> Coro<void> {
+    Future<int> f;
+    testing::set_later(f, 1s, 11);
+    int v = co_await timeout(2s).run(f);
+    EXPECT_EQ(v, 11);
+    EXPECT_FALSE(f.cancelled());
+  };
+  run_virtual(main());
+  EXPECT_EQ(virtual_elapsed(), 1s);
+}
+
+TEST_P(TimeoutTest, ExpiryCancelsTheFutureItRunsAndRaisesTimeoutError) {
+  auto main = [](ManualClock& clock) -> Coro<void> {
+    Future<std::string> f;
+    bool timed_out = false;
+    try {
+      co_await timeout(2s).run(f);
+    } catch (const TimeoutError&) {
+      timed_out = true;
+    }
+    EXPECT_TRUE(timed_out);
+    EXPECT_EQ(clock.now() - TimePoint{}, 2s);
+    EXPECT_TRUE(f.cancelled());  // as `async with timeout(2): await fut` does
+    co_await sleep(1s);          // and the task is not left cancelled
+  };
+  run_virtual(main(clock_));
+  EXPECT_EQ(virtual_elapsed(), 3s);
+}
+
+TEST_P(TimeoutTest, RunsATaskAndCancelsItOnExpiry) {
+  auto main = []() -> Coro<void> {
+    Task<int> quick = create_task(after(1s, 3));
+    int v = co_await timeout(2s).run(quick);
+    EXPECT_EQ(v, 3);
+    Task<int> slow = create_task(after(1h, 4));
+    EXPECT_THROW(co_await timeout(1s).run(slow), TimeoutError);
+    EXPECT_TRUE(slow.cancelled());
+  };
+  run_virtual(main());
+  EXPECT_EQ(virtual_elapsed(), 2s);
+}
+
+TEST_P(TimeoutTest, RunningATaskByNameLeavesItsResultInIt) {
+  auto main = []() -> Coro<void> {
+    Task<std::string> t = create_task(after(1s, std::string("kept")));
+    std::string v = co_await timeout(2s).run(t);
+    EXPECT_EQ(v, "kept");
+    std::string again = co_await t;  // copied out, not moved: the task still holds it
+    EXPECT_EQ(again, "kept");
+  };
+  run_virtual(main());
+}
+
+TEST_P(TimeoutTest, RunsUserAwaitables) {
+  auto main = []() -> Coro<void> {
+    Future<int> f;
+    testing::set_later(f, 1s, 5);
+    int d = co_await timeout(2s).run(testing::Doubled{f});
+    EXPECT_EQ(d, 10);
+    Future<std::string> never;
+    EXPECT_THROW(co_await timeout(1s).run(testing::Wrapped{never}), TimeoutError);
+    EXPECT_TRUE(never.cancelled());
+  };
+  run_virtual(main());
+  EXPECT_EQ(virtual_elapsed(), 2s);
+}
+
 CORIO_INSTANTIATE_BACKEND_SUITE(TimeoutTest);
 
 }  // namespace

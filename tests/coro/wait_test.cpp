@@ -1,9 +1,12 @@
-// wait() and wait_for(): conditions, timeouts, and cancellation with cleanup.
+// wait() and wait_for(): conditions, timeouts, and cancellation with cleanup; wait_for
+// over Futures and user awaitables; wait() over tasks given one by one.
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <exception>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backend_param.hpp"
@@ -232,6 +235,152 @@ TEST_P(WaitTest, WaitForOnATaskCancelsItOnTimeout) {
   };
   run_virtual(main());
 }
+
+TEST_P(WaitTest, WaitForOnAFutureSetInTimeReturnsItsValue) {
+  auto main = []() -> Coro<void> {
+    Future<std::string> f;
+    testing::set_later(f, 1s, std::string("in time"));
+    std::string v = co_await wait_for(f, 2s);
+    EXPECT_EQ(v, "in time");
+    EXPECT_TRUE(f.done());
+    EXPECT_FALSE(f.cancelled());
+  };
+  run_virtual(main());
+  EXPECT_EQ(virtual_elapsed(), 1s);
+}
+
+TEST_P(WaitTest, WaitForOnAFutureThatTimesOutCancelsTheFuture) {
+  auto main = [](ManualClock& clock) -> Coro<void> {
+    Future<int> f;
+    bool timed_out = false;
+    try {
+      co_await wait_for(f, 2s);
+    } catch (const TimeoutError&) {
+      timed_out = true;
+    }
+    EXPECT_TRUE(timed_out);
+    EXPECT_EQ(clock.now() - TimePoint{}, 2s);
+    EXPECT_TRUE(f.cancelled());  // asyncio.wait_for cancels the future it wraps
+    EXPECT_THROW(f.set_result(1), InvalidStateError);
+    EXPECT_THROW(co_await f, CancelledError);
+  };
+  run_virtual(main(clock_));
+}
+
+TEST_P(WaitTest, WaitForWithZeroTimeoutReturnsAFutureAlreadyDone) {
+  auto main = []() -> Coro<void> {
+    Future<int> done;
+    done.set_result(6);
+    int v = co_await wait_for(done, 0s);  // as asyncio.wait_for(fut, 0) does
+    EXPECT_EQ(v, 6);
+    Future<int> pending;
+    EXPECT_THROW(co_await wait_for(pending, 0s), TimeoutError);
+    EXPECT_TRUE(pending.cancelled());
+  };
+  run_virtual(main());
+  EXPECT_EQ(virtual_elapsed(), 0s);
+}
+
+TEST_P(WaitTest, WaitForOnAFuturePassesItsExceptionThrough) {
+  auto main = []() -> Coro<void> {
+    Future<void> f;
+    (void)EventLoop::running().call_later(
+        1s, [f]() mutable { f.set_exception(std::make_exception_ptr(Boom(4))); });
+    int code = -1;
+    try {
+      co_await wait_for(std::move(f), 2s);
+    } catch (const Boom& e) {
+      code = e.code;
+    }
+    EXPECT_EQ(code, 4);
+  };
+  run_virtual(main());
+  EXPECT_EQ(virtual_elapsed(), 1s);
+}
+
+TEST_P(WaitTest, CancellingTheCallerOfWaitForOnAFutureCancelsTheFuture) {
+  auto main = []() -> Coro<void> {
+    Future<int> f;
+    auto caller = [](Future<int> fut) -> Coro<int> { co_return co_await wait_for(fut, 1h); };
+    Task<int> c = create_task(caller(f));
+    co_await sleep(1s);
+    c.cancel();
+    EXPECT_THROW(co_await c, CancelledError);
+    EXPECT_TRUE(f.cancelled());
+  };
+  run_virtual(main());
+  EXPECT_EQ(virtual_elapsed(), 1s);
+}
+
+TEST_P(WaitTest, WaitForTakesUserAwaitables) {
+  auto main = []() -> Coro<void> {
+    Future<int> f;
+    testing::set_later(f, 1s, 4);
+    int d = co_await wait_for(testing::Doubled{f}, 2s);
+    EXPECT_EQ(d, 8);
+    int r = co_await wait_for(testing::ReadyValue{3}, 1s);
+    EXPECT_EQ(r, 3);
+    // Like a coroutine in asyncio, it runs in a task that has not started yet, so a zero
+    // timeout cancels it first even though it would be ready at once.
+    EXPECT_THROW(co_await wait_for(testing::ReadyValue{3}, 0s), TimeoutError);
+    Future<std::string> never;
+    EXPECT_THROW(co_await wait_for(testing::Wrapped{never}, 1s), TimeoutError);
+    EXPECT_TRUE(never.cancelled());  // the awaiter inside was cancelled with its task
+  };
+  run_virtual(main());
+}
+
+TEST_P(WaitTest, WaitForOverAGatherOfFutures) {
+  auto main = []() -> Coro<void> {
+    Future<int> a;
+    Future<int> b;
+    testing::set_later(a, 1s, 1);
+    EXPECT_THROW(co_await wait_for(gather(a, b), 2s), TimeoutError);
+    EXPECT_EQ(a.result(), 1);
+    EXPECT_TRUE(b.cancelled());  // the gather was cancelled, and with it its children
+  };
+  run_virtual(main());
+  EXPECT_EQ(virtual_elapsed(), 2s);
+}
+
+TEST_P(WaitTest, TakesTasksOneByOneWithoutABracedVector) {
+  auto main = [](ManualClock& clock) -> Coro<void> {
+    Task<int> fast = create_task(after(1s, 1));
+    Task<int> slow = create_task(after(3s, 2));
+    Task<int> failing = create_task(fail_after(2s));
+    auto [done, pending] = co_await wait(fast, slow, failing, FIRST_COMPLETED);
+    EXPECT_EQ(clock.now() - TimePoint{}, 1s);
+    EXPECT_TRUE(done.size() == 1 && done[0] == fast);
+    EXPECT_EQ(pending.size(), 2u);
+
+    auto r2 = co_await wait(slow, failing, FIRST_EXCEPTION, 5s);
+    EXPECT_EQ(clock.now() - TimePoint{}, 2s);
+    EXPECT_TRUE(r2.done.size() == 1 && r2.done[0] == failing);
+    EXPECT_THROW(co_await failing, Boom);
+
+    auto r3 = co_await wait(slow, 500ms);  // a timeout alone: ALL_COMPLETED
+    EXPECT_TRUE(r3.done.empty());
+    EXPECT_EQ(r3.pending.size(), 1u);
+    EXPECT_FALSE(slow.cancelled());  // wait never cancels
+
+    auto r4 = co_await wait(slow);
+    EXPECT_EQ(r4.done.size(), 1u);
+    EXPECT_EQ(co_await slow, 2);
+  };
+  run_virtual(main(clock_));
+}
+
+// The variadic wait() takes only Tasks of one type, then an optional mode, then an
+// optional timeout.
+template <class... Args>
+concept WaitCallable = requires(Args&&... args) {
+  wait(std::forward<Args>(args)...);
+};
+static_assert(WaitCallable<Task<int>&, Task<int>&, ReturnWhen, std::chrono::seconds>);
+static_assert(!WaitCallable<Task<int>&, Task<long>&>);
+static_assert(!WaitCallable<Task<int>&, std::chrono::seconds, ReturnWhen>);
+static_assert(!WaitCallable<Task<int>&, ReturnWhen, ReturnWhen>);
+static_assert(!WaitCallable<Task<int>&, ReturnWhen, Task<int>&>);
 
 CORIO_INSTANTIATE_BACKEND_SUITE(WaitTest);
 

@@ -227,6 +227,27 @@ AsCompleted<T> as_completed(std::vector<Task<T>> tasks,
   return AsCompleted<T>(std::move(tasks), std::chrono::ceil<Duration>(timeout), false);
 }
 
+/// as_completed over tasks given one by one, so no braced vector is needed (g++ 12
+/// rejects `std::vector<Task<T>>{a, b}` inside a co_await expression):
+/// `as_completed(t1, t2)`, `as_completed(t1, t2, 5s)`. The tasks share one result type.
+template <class T, class... Rest>
+requires(detail::task_list_args_ok<T, void, Rest...>())
+    AsCompleted<T> as_completed(const Task<T>& first, const Rest&... rest) {
+  std::vector<Task<T>> tasks{first};
+  tasks.reserve(1 + sizeof...(Rest));
+  std::optional<Duration> timeout;
+  auto take = [&]<class X>(const X& x) {
+    if constexpr (std::is_same_v<X, Task<T>>) {
+      tasks.push_back(x);
+    } else {
+      timeout = std::chrono::ceil<Duration>(x);
+    }
+  };
+  (take(rest), ...);
+  (void)take;  // unused when rest is empty
+  return AsCompleted<T>(std::move(tasks), timeout, false);
+}
+
 /// as_completed over coroutines: each becomes a task at once, in order (as asyncio wraps
 /// them with ensure_future); results are moved out of those tasks.
 template <class T>

@@ -21,6 +21,8 @@ namespace corio {
 /// A value or exception delivered later, awaitable by any number of tasks
 /// (asyncio.Future). Copies share the same state. Loop-bound: not thread-safe.
 /// Cancelling a task that awaits a future cancels the future too, as in asyncio.
+/// gather, wait_for, shield and timeout().run take a Future (by name or not), as they
+/// take any corio::Awaitable.
 template <class T = void>
 class Future {
   using Value = value_or_none_t<T>;

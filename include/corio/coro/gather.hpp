@@ -131,10 +131,13 @@ class [[nodiscard]] GatherRange : GatherCore {
 
 }  // namespace detail
 
-/// Runs every argument concurrently (Coro arguments become tasks at once) and returns
-/// their results as a tuple in argument order (asyncio.gather). The first exception
-/// propagates as soon as it happens; the other tasks keep running. Cancelling the
-/// awaiting task cancels every child that has not finished.
+/// Runs every argument concurrently and returns their results as a tuple in argument
+/// order (asyncio.gather). Takes any corio::Awaitable: a Coro becomes a task at once, a
+/// Task is shared, anything else (a Future, sleep(), a user awaiter) is awaited by a task
+/// of its own. Task and Future may be passed by name; other awaitables as rvalues. The
+/// first exception propagates as soon as it happens; the other children keep running.
+/// Cancelling the awaiting task cancels every child that has not finished (a Future
+/// child is cancelled, as in asyncio).
 template <detail::Gatherable... Args>
 detail::GatherN<false, Args...> gather(Args&&... args) {
   return detail::GatherN<false, Args...>(std::forward<Args>(args)...);
@@ -145,6 +148,20 @@ detail::GatherN<false, Args...> gather(Args&&... args) {
 template <detail::Gatherable... Args>
 detail::GatherN<true, Args...> gather(ReturnExceptions, Args&&... args) {
   return detail::GatherN<true, Args...>(std::forward<Args>(args)...);
+}
+
+/// What an argument that gather cannot take gets: a static_assert naming the requirement
+/// (corio::Awaitable, or "pass it as an rvalue") instead of a list of overloads.
+template <class... Args>
+requires(!(detail::Gatherable<Args> && ...)) std::suspend_never gather(Args&&...) {
+  (detail::refuse_argument<Args>(), ...);
+  return {};
+}
+template <class... Args>
+requires(!(detail::Gatherable<Args> && ...)) std::suspend_never
+    gather(ReturnExceptions, Args&&...) {
+  (detail::refuse_argument<Args>(), ...);
+  return {};
 }
 
 /// gather over a vector of coroutines: results in the same order.

@@ -56,14 +56,21 @@ class [[nodiscard]] ShieldAwaiter : WaitPoint, TaskWaiter {
 
 }  // namespace detail
 
-/// Awaits `aw` (a Coro, which becomes a task, a Task, or a plain awaiter) but protects
-/// it from the waiter's cancellation (asyncio.shield): cancelling the awaiting task
-/// raises CancelledError there while `aw` runs on. Cancelling `aw` itself still cancels
-/// it. Keep a Task handle to `aw` if you want its result after a cancelled shield.
+/// Awaits `aw` but protects it from the waiter's cancellation (asyncio.shield):
+/// cancelling the awaiting task raises CancelledError there while `aw` runs on. Takes any
+/// corio::Awaitable, as gather does (a Coro becomes a task; a Future stays pending and can
+/// still be set). Cancelling `aw` itself still cancels it. Keep a Task or the Future to
+/// get the result after a cancelled shield.
 template <detail::Gatherable A>
 auto shield(A&& aw) {
   using T = typename detail::task_for_t<A>::value_type;
   return detail::ShieldAwaiter<T>(detail::to_task(std::forward<A>(aw)), detail::owns_result_v<A>);
+}
+/// An argument shield cannot take: a static_assert naming the requirement.
+template <class A>
+requires(!detail::Gatherable<A>) std::suspend_never shield(A&&) {
+  detail::refuse_argument<A>();
+  return {};
 }
 
 }  // namespace corio

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <coroutine>
 #include <cstdint>
 #include <exception>
 #include <optional>
@@ -51,18 +52,29 @@ class Timeout : Timer {
   /// Runs `body` under this deadline (asyncio's `async with timeout:` block). Returns
   /// its value or rethrows its exception; throws TimeoutError if this deadline
   /// cancelled it.
-  template <class T>
-  Coro<T> run(Coro<T> body);
-  /// The same for a single plain awaiter: `co_await timeout(1s).run(io::recv(...))`.
-  template <detail::PlainAwaiter A>
-  auto run(A aw) {
-    using R = decltype(aw.await_resume());
-    return run(detail::await_in_task<R>(std::move(aw)));
+  ///
+  /// `body` may also be any other corio::Awaitable, awaited in the current task: a Task,
+  /// a Future (cancelled on expiry, as asyncio does), a plain or user awaiter:
+  /// `co_await timeout(1s).run(io::recv(...))`. Task and Future may be passed by name,
+  /// a Coro and other awaitables as rvalues.
+  template <class A>
+  auto run(A&& body) {
+    if constexpr (detail::is_coro_v<std::remove_cvref_t<A>> && !std::is_lvalue_reference_v<A>) {
+      return run_body(std::move(body));  // no adapter frame for a Coro
+    } else if constexpr (detail::Adoptable<A>) {
+      using R = detail::adopted_result_t<A>;
+      return run_body(detail::await_in_task<R>(std::remove_cvref_t<A>(std::forward<A>(body))));
+    } else {
+      detail::refuse_argument<A>();
+      return std::suspend_never{};  // awaitable, so the static_assert is the only error
+    }
   }
 
  private:
   enum class State : std::uint8_t { created, entered, expiring, expired, exited };
 
+  template <class T>
+  Coro<T> run_body(Coro<T> body);
   void enter(detail::PromiseBase& task);
   /// Leaves the scope; true means the CancelledError that `body` ended with was ours
   /// and becomes TimeoutError.
@@ -78,7 +90,7 @@ class Timeout : Timer {
 };
 
 template <class T>
-Coro<T> Timeout::run(Coro<T> body) {
+Coro<T> Timeout::run_body(Coro<T> body) {
   enter(co_await detail::CurrentTask{});
   std::exception_ptr error;
   bool cancelled = false;

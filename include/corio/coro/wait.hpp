@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -94,8 +95,14 @@ class [[nodiscard]] WaitAwaiter : WaitCore {
 template <class T>
 class [[nodiscard]] WaitForAwaiter : WaitPoint, Timer, TaskWaiter {
  public:
-  WaitForAwaiter(Task<T> child, Duration timeout, bool owned)
-      : WaitPoint(&on_cancel), child_(std::move(child)), timeout_(timeout), owned_(owned) {
+  /// `ready`: the work is done although its task has not run yet (the adapter of a
+  /// Future already done), so a timeout <= 0 must not cancel it.
+  WaitForAwaiter(Task<T> child, Duration timeout, bool owned, bool ready = false)
+      : WaitPoint(&on_cancel),
+        child_(std::move(child)),
+        timeout_(timeout),
+        owned_(owned),
+        ready_(ready) {
     on_fire = &fired;
     on_done = &on_child_done;
   }
@@ -110,8 +117,11 @@ class [[nodiscard]] WaitForAwaiter : WaitPoint, Timer, TaskWaiter {
     caller_ = caller;
     EventLoop& loop = *EventLoop::current();
     if (timeout_ <= Duration::zero()) {
-      state_ = State::timed_out;
-      child_.cancel();
+      // asyncio.wait_for(fut, 0) returns the result of a future already done.
+      if (!ready_) {
+        state_ = State::timed_out;
+        child_.cancel();
+      }
     } else {
       deadline = loop.now() + timeout_;
       loop.reactor().add_timer(*this);
@@ -157,6 +167,7 @@ class [[nodiscard]] WaitForAwaiter : WaitPoint, Timer, TaskWaiter {
   std::coroutine_handle<> caller_{};
   State state_ = State::waiting;
   bool owned_;
+  bool ready_;
 };
 
 }  // namespace detail
@@ -171,15 +182,57 @@ detail::WaitAwaiter<T> wait(std::vector<Task<T>> tasks, ReturnWhen when = ALL_CO
   return detail::WaitAwaiter<T>(std::move(tasks), when, timeout);
 }
 
-/// Awaits `aw` (a Coro, which becomes a task, or a Task) for at most `timeout`
-/// (asyncio.wait_for). On expiry it cancels the work, waits until it has really
-/// finished (its cleanup has run), then throws TimeoutError. Cancelling the caller
-/// cancels the work too. A timeout <= 0 times out at once unless the work is done.
+/// wait() over tasks given one by one, so no braced vector is needed (g++ 12 rejects
+/// `std::vector<Task<T>>{a, b}` inside a co_await expression): `co_await wait(t1, t2)`,
+/// `wait(t1, t2, FIRST_COMPLETED)`, `wait(t1, t2, FIRST_EXCEPTION, 5s)`,
+/// `wait(t1, t2, 5s)`. The tasks share one result type, as in the vector form.
+template <class T, class... Rest>
+requires(detail::task_list_args_ok<T, ReturnWhen, Rest...>()) detail::WaitAwaiter<T> wait(
+    const Task<T>& first, const Rest&... rest) {
+  std::vector<Task<T>> tasks{first};
+  tasks.reserve(1 + sizeof...(Rest));
+  ReturnWhen when = ALL_COMPLETED;
+  std::optional<Duration> timeout;
+  auto take = [&]<class X>(const X& x) {
+    if constexpr (std::is_same_v<X, Task<T>>) {
+      tasks.push_back(x);
+    } else if constexpr (std::is_same_v<X, ReturnWhen>) {
+      when = x;
+    } else {
+      timeout = std::chrono::ceil<Duration>(x);
+    }
+  };
+  (take(rest), ...);
+  (void)take;  // unused when rest is empty
+  return detail::WaitAwaiter<T>(std::move(tasks), when, timeout);
+}
+
+/// Awaits `aw` for at most `timeout` (asyncio.wait_for). Takes any corio::Awaitable, as
+/// gather does: a Coro (becomes a task), a Task, a Future, a plain or user awaiter. On
+/// expiry it cancels the work (a Future is cancelled, a Task is asked to cancel), waits
+/// until it has really finished (its cleanup has run), then throws TimeoutError.
+/// Cancelling the caller cancels the work too. A timeout <= 0 times out at once unless
+/// the work is done (a Task or a Future already done gives its result).
 template <detail::Gatherable A, class Rep, class Period>
 auto wait_for(A&& aw, std::chrono::duration<Rep, Period> timeout) {
   using T = typename detail::task_for_t<A>::value_type;
+  bool ready = false;
+  if constexpr (detail::is_future_v<std::remove_cvref_t<A>>) {
+    ready = aw.done();
+    // asyncio.wait_for(fut, 0) cancels a pending future itself. Here the adapter task
+    // would be cancelled before its first step, so it would never reach the future.
+    if (!ready && timeout <= timeout.zero()) std::remove_cvref_t<A>(aw).cancel();
+  }
   return detail::WaitForAwaiter<T>(detail::to_task(std::forward<A>(aw)),
-                                   std::chrono::ceil<Duration>(timeout), detail::owns_result_v<A>);
+                                   std::chrono::ceil<Duration>(timeout), detail::owns_result_v<A>,
+                                   ready);
+}
+/// An argument wait_for cannot take: a static_assert naming the requirement.
+template <class A, class Rep, class Period>
+requires(!detail::Gatherable<A>) std::suspend_never
+    wait_for(A&&, std::chrono::duration<Rep, Period>) {
+  detail::refuse_argument<A>();
+  return {};
 }
 
 }  // namespace corio
