@@ -282,11 +282,12 @@ class OpenSslEngine final : public detail::TlsEngine {
     // OpenSSL hands the keys over only when asked (its kTLS is off by default), and
     // then only to a BIO that takes them: ours passes them on to the socket.
     SSL_set_options(ssl_, SSL_OP_ENABLE_KTLS);
-    kernel_offered_ = true;
   }
   [[nodiscard]] bool kernel_sends() const noexcept override { return buffers_.kernel_sends(); }
   [[nodiscard]] std::string kernel_tls_note() const override {
-    if (!kernel_offered_) return ctx_->kernel_tls ? "" : "kernel TLS is off in the context";
+    if (!buffers_.kernel_offered()) {
+      return ctx_->kernel_tls ? "" : "kernel TLS is off in the context";
+    }
     if (buffers_.kernel_sends()) return "";
     if (!buffers_.kernel_note().empty()) return buffers_.kernel_note();
     const SSL_CIPHER* c = SSL_get_current_cipher(ssl_);
@@ -389,8 +390,7 @@ class OpenSslEngine final : public detail::TlsEngine {
   detail::SessionBuffers buffers_;
   std::shared_ptr<TlsContext::Impl> ctx_;
   SSL* ssl_;
-  std::string cache_key_;  // client: the server name its sessions are kept under
-  bool kernel_offered_ = false;
+  std::string cache_key_;            // client: the server name its sessions are kept under
   bool key_update_refused_ = false;  // the peer asked for one: every read fails
 };
 

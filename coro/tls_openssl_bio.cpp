@@ -100,9 +100,10 @@ long SessionBuffers::control(BIO* bio, int cmd, long num, void* ptr) {
       // messages, which no backend's receive carries.
       if (num == 0 || self->kernel_ == nullptr || self->kernel_sends_) return 0;
       if (const std::error_code e = self->kernel_->start_kernel_send(ptr)) {
-        if (e == std::errc::not_supported) {
-          self->note("the kernel does not take this cipher's keys");
-        } else {
+        // EOPNOTSUPP: not a TCP socket; EINVAL: a cipher the kernel does not take.
+        try {
+          self->note("the kernel refused the send keys: " + e.message());
+        } catch (const std::bad_alloc&) {
           self->note("the kernel refused the send keys");
         }
         return 0;
@@ -152,7 +153,7 @@ int SessionBuffers::send_record(BIO* bio, const char* data, std::size_t len,
   return 1;
 }
 
-void SessionBuffers::note(const char* why) noexcept {
+void SessionBuffers::note(std::string_view why) noexcept {
   try {
     kernel_note_ = why;
   } catch (const std::bad_alloc&) {

@@ -13,6 +13,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "coro/tls_engine.hpp"
 
@@ -43,6 +44,7 @@ class SessionBuffers {
 
   /// Lets OpenSSL hand the send keys to the kernel through `socket` (see the top).
   void offer_kernel(KernelTlsSocket& socket) noexcept { kernel_ = &socket; }
+  [[nodiscard]] bool kernel_offered() const noexcept { return kernel_ != nullptr; }
   /// Whether the kernel encrypts the sends now.
   [[nodiscard]] bool kernel_sends() const noexcept { return kernel_sends_; }
   /// Why the keys were not handed over, or why a record could not be sent: "" if
@@ -62,7 +64,7 @@ class SessionBuffers {
   long flush(BIO* bio) noexcept;
   // A record of record_type_ that OpenSSL wrote after the keys went to the kernel.
   int send_record(BIO* bio, const char* data, std::size_t len, std::size_t* written) noexcept;
-  void note(const char* why) noexcept;
+  void note(std::string_view why) noexcept;
 
   std::unique_ptr<char[]> in_;
   std::size_t in_capacity_ = 0;

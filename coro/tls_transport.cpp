@@ -71,35 +71,19 @@ class TlsTransport::SendScope {
   TlsTransport& t_;
 };
 
-namespace {
-
-// Whether `t` is a TCP connection, the only kind the tls ULP attaches to.
-bool over_tcp(const Transport& t) noexcept {
-  const Socket* sock = t.socket();
-  if (sock == nullptr) return false;
-  try {
-    const AddressFamily f = sock->local_address().family();
-    return f == AddressFamily::ipv4 || f == AddressFamily::ipv6;
-  } catch (const std::system_error&) {
-    return false;  // gone already: the handshake says so
-  }
-}
-
-}  // namespace
-
 TlsTransport::TlsTransport(std::unique_ptr<Transport> inner, std::unique_ptr<TlsEngine> engine)
     : inner_(std::move(inner)), engine_(std::move(engine)), direct_(inner_->handles()) {
   send_idle_.set();
-  if (net::kernel_tls_support()) return;  // kernel_tls_note() asks the probe why
-  if (direct_ && direct_->in == direct_->out && over_tcp(*inner_)) {
+  // Any socket: a Unix one refuses the tls ULP when the keys come (the note says so),
+  // which costs nothing until then; asking its family here would be a syscall per
+  // connection.
+  if (!net::kernel_tls_support() && direct_ && inner_->socket() != nullptr) {
     engine_->offer_kernel_tls(*this);
-  } else {
-    kernel_note_ = "not over a TCP socket";
   }
 }
 
 std::string TlsTransport::kernel_tls_note() const {
-  return kernel_note_.empty() ? engine_->kernel_tls_note() : kernel_note_;
+  return inner_->socket() == nullptr ? "not over a socket" : engine_->kernel_tls_note();
 }
 
 bool TlsTransport::send_all_now() noexcept {

@@ -38,7 +38,7 @@ class TlsTransport final : public Transport, private KernelTlsSocket {
   /// What the handshake negotiated (after handshake()).
   [[nodiscard]] const TlsInfo& info() const noexcept { return info_; }
   /// Why the session's sends stay in user space (after handshake(); "" if the kernel
-  /// sends, or if it has no kTLS: net::kernel_tls_support() says why then).
+  /// sends; where it has no kTLS, net::kernel_tls_support() says why).
   [[nodiscard]] std::string kernel_tls_note() const;
 
   [[nodiscard]] std::optional<Handles> handles() const noexcept override { return std::nullopt; }
@@ -95,7 +95,6 @@ class TlsTransport final : public Transport, private KernelTlsSocket {
   Event send_idle_;       // set while no task sends
   bool closed_ = false;
   bool goodbye_sent_ = false;  // close_notify is queued
-  std::string kernel_note_;    // why kernel TLS was not offered to the engine
   Duration shutdown_timeout_ = std::chrono::seconds(30);
 };
 

@@ -59,7 +59,7 @@ std::error_code start_kernel_tls_send(native_handle h, const void* crypto_info) 
   tls_crypto_info head{};
   std::memcpy(&head, crypto_info, sizeof head);
   const std::size_t size = crypto_info_size(head);
-  if (size == 0) return std::make_error_code(std::errc::not_supported);
+  if (size == 0) return std::make_error_code(std::errc::invalid_argument);  // as the kernel
   const int fd = static_cast<int>(h);
   // EEXIST: attached already (a key change after the first).
   if (::setsockopt(fd, IPPROTO_TCP, TCP_ULP, kUlp, sizeof kUlp - 1) != 0 && errno != EEXIST) {

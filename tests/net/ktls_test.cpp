@@ -337,6 +337,44 @@ TEST_P(KernelTlsTest, TurnedOffInTheContextASessionMakesItsOwnRecords) {
       << log;
 }
 
+// Over a Unix socket the kernel refuses the tls ULP when the keys come (the session
+// asks no sooner): the records stay in user space, nothing is lost, and debug mode says
+// why.
+TEST_P(KernelTlsTest, OverAUnixSocketTheKernelRefusesAndTheSessionMakesItsOwnRecords) {
+  CORIO_REQUIRE_KERNEL_TLS();
+  const std::string path = cert("ktls.sock");
+  auto main = [](std::string path) -> Coro<void> {
+    EventLoop::running().set_debug(true);
+    co_await sleep(0s);
+    const TlsContext sctx = server_context();
+    bool server_kernel = true;
+    auto handler = [&server_kernel](StreamReader r, StreamWriter w) -> Coro<void> {
+      server_kernel = w.tls_info()->kernel_tls;
+      co_await echo_bytes(std::move(r), std::move(w));
+    };
+    ServerOptions so;
+    so.tls = &sctx;
+    Server server = co_await start_unix_server(handler, path, so);
+    StreamOptions o = tls_options(client_context(), "localhost");
+    auto [r, w] = co_await open_unix_connection(path, o);
+    EXPECT_FALSE(w.tls_info()->kernel_tls);
+    const std::string data = pattern(1 << 20, 5);
+    w.write(data);
+    EXPECT_TRUE(co_await r.readexactly(data.size()) == data);
+    EXPECT_FALSE(server_kernel);
+    w.close();
+    co_await w.wait_closed();
+    server.close();
+    co_await server.wait_closed();
+  };
+  ::testing::internal::CaptureStderr();
+  run(main(path));
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("records in user space (the kernel refused the send keys: "),
+            std::string::npos)
+      << log;
+}
+
 CORIO_INSTANTIATE_BACKEND_SUITE(KernelTlsTest);
 
 }  // namespace

@@ -23,7 +23,8 @@ namespace corio::net {
 /// it: key, IV, salt and the next record's sequence number). From then on the kernel
 /// encrypts what is sent on `h` as application data records. Only while nothing sent
 /// before it is still to be handed to the socket. The error if the kernel refuses
-/// (the socket keeps working as before then: no key was taken).
+/// (EOPNOTSUPP: not a TCP socket; EINVAL: a cipher it does not take); the socket keeps
+/// working as before then: no key was taken.
 [[nodiscard]] std::error_code start_kernel_tls_send(native_handle h,
                                                     const void* crypto_info) noexcept;
 
