@@ -66,6 +66,21 @@ struct EchoBytes {
   }
 };
 
+// Closes the client's streams, then the server, waiting for each.
+Coro<void> close_both(StreamWriter& w, Server& server) {
+  w.close();
+  co_await w.wait_closed();
+  server.close();
+  co_await server.wait_closed();
+}
+
+// What the loop running `main` wrote to stderr (debug mode's lines).
+std::string stderr_of(Coro<void> main) {
+  ::testing::internal::CaptureStderr();
+  run(std::move(main));
+  return ::testing::internal::GetCapturedStderr();
+}
+
 // Where the kernel has no tls ULP every session keeps its records in user space and
 // says so in tls_info(); where it has one, every session over TCP hands its sends to
 // it. Debug mode says which after each handshake, and why, on both sides.
@@ -92,14 +107,9 @@ TEST_P(KernelTlsTest, DebugModeSaysWhichRecordPathEachSessionTookAndWhy) {
     EXPECT_EQ(info->kernel_tls, kernel);
     w.write("x\n");
     EXPECT_EQ(co_await r.readline(), "x\n");
-    w.close();
-    co_await w.wait_closed();
-    server.close();
-    co_await server.wait_closed();
+    co_await close_both(w, server);
   };
-  ::testing::internal::CaptureStderr();
-  run(main(!support));
-  const std::string log = ::testing::internal::GetCapturedStderr();
+  const std::string log = stderr_of(main(!support));
   const std::string path = !support ? "sends encrypted by the kernel (kTLS), receives in user space"
                            : support == std::errc::no_such_file_or_directory
                                ? "records in user space (the kernel has no tls ULP)"
@@ -325,14 +335,9 @@ TEST_P(KernelTlsTest, TurnedOffInTheContextASessionMakesItsOwnRecords) {
     w.write("x\n");
     EXPECT_EQ(co_await r.readline(), "x\n");
     EXPECT_FALSE(server_kernel);
-    w.close();
-    co_await w.wait_closed();
-    server.close();
-    co_await server.wait_closed();
+    co_await close_both(w, server);
   };
-  ::testing::internal::CaptureStderr();
-  run(main());
-  const std::string log = ::testing::internal::GetCapturedStderr();
+  const std::string log = stderr_of(main());
   EXPECT_NE(log.find("records in user space (kernel TLS is off in the context)"), std::string::npos)
       << log;
 }
@@ -362,14 +367,9 @@ TEST_P(KernelTlsTest, OverAUnixSocketTheKernelRefusesAndTheSessionMakesItsOwnRec
     w.write(data);
     EXPECT_TRUE(co_await r.readexactly(data.size()) == data);
     EXPECT_FALSE(server_kernel);
-    w.close();
-    co_await w.wait_closed();
-    server.close();
-    co_await server.wait_closed();
+    co_await close_both(w, server);
   };
-  ::testing::internal::CaptureStderr();
-  run(main(path));
-  const std::string log = ::testing::internal::GetCapturedStderr();
+  const std::string log = stderr_of(main(path));
   EXPECT_NE(log.find("records in user space (the kernel refused the send keys: "),
             std::string::npos)
       << log;
