@@ -87,10 +87,10 @@ class EpollBackend final : public Backend {
       if ((bits & (EPOLLHUP | EPOLLERR)) != 0) state->hup[write_side] = true;
       if ((bits & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) != 0) state->hup[read_side] = true;
       if ((bits & read_events) != 0) {
-        pushed += readiness::run_queue(*state, Side::read, sink_, edge_triggered);
+        pushed += readiness::run_queue(table_, *state, Side::read, sink_, edge_triggered);
       }
       if ((bits & write_events) != 0) {
-        pushed += readiness::run_queue(*state, Side::write, sink_, edge_triggered);
+        pushed += readiness::run_queue(table_, *state, Side::write, sink_, edge_triggered);
       }
     }
     return pushed;

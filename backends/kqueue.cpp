@@ -146,7 +146,7 @@ class KqueueBackend final : public Backend {
           state->hup[write_side] = true;
         }
       }
-      pushed += readiness::run_queue(*state, side, sink_, edge_triggered);
+      pushed += readiness::run_queue(table_, *state, side, sink_, edge_triggered);
     }
     return pushed;
   }

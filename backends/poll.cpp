@@ -91,10 +91,10 @@ class PollBackend final : public Backend {
       // POLLNVAL (closed under us) runs the queues too, so their operations finish with
       // EBADF instead of spinning here forever.
       if ((p.revents & read_revents) != 0) {
-        pushed += readiness::run_queue(state, Side::read, sink_, edge_triggered);
+        pushed += readiness::run_queue(table_, state, Side::read, sink_, edge_triggered);
       }
       if ((p.revents & write_revents) != 0) {
-        pushed += readiness::run_queue(state, Side::write, sink_, edge_triggered);
+        pushed += readiness::run_queue(table_, state, Side::write, sink_, edge_triggered);
       }
     }
     return pushed;

@@ -43,13 +43,27 @@ bool spurious_eagain(const Operation& op) noexcept {
   return op.code != OpCode::connect && faults::hit(faults::Kind::eagain, op.handle);
 }
 
+// An accepted socket has its listener's type. Saying so in its state spares the
+// getsockopt(SO_TYPE) its first short read would make (exhausted()): a syscall per
+// connection, asked once per listener instead. find() never grows the table, so
+// `listener` stays valid.
+void inherit_kind(FdTable& table, FdState& listener, native_handle listener_fd,
+                  std::intptr_t accepted) noexcept {
+  if (listener.kind == HandleKind::unknown) {
+    listener.kind = net::is_stream(listener_fd) ? HandleKind::stream : HandleKind::other;
+  }
+  if (FdState* s = table.find(accepted)) s->kind = listener.kind;
+}
+
 // perform(), or a spurious EAGAIN where `may_fake` allows one; with `edge_triggered`, a
 // real or pretended EAGAIN, or a result that exhausted the fd, marks the side not ready.
-std::intptr_t attempt(FdState& state, Operation& op, bool edge_triggered, bool may_fake) noexcept {
+std::intptr_t attempt(FdTable& table, FdState& state, Operation& op, bool edge_triggered,
+                      bool may_fake) noexcept {
   const std::intptr_t r = may_fake && spurious_eagain(op) ? -EAGAIN : perform(op);
   if (edge_triggered && (r == -EAGAIN || exhausted(state, op, r))) {
     state.ready[static_cast<int>(side_of(op.code))] = false;
   }
+  if (op.code == OpCode::accept && r >= 0) inherit_kind(table, state, op.handle, r);
   return r;
 }
 
@@ -134,23 +148,24 @@ bool exhausted(FdState& state, const Operation& op, std::intptr_t result) noexce
   }
 }
 
-std::intptr_t try_now(FdState& state, Operation& op, bool edge_triggered) noexcept {
+std::intptr_t try_now(FdTable& table, FdState& state, Operation& op, bool edge_triggered) noexcept {
   // A level-triggered poller reports the fd again at once, so a spurious EAGAIN is
   // always safe there. An edge-triggered one may have one only before the fd is
   // watched: watching reports the current state as an edge, so nothing is lost. After
   // that, EAGAIN is the kernel's word that an edge will follow, and faking it could
   // leave the operation waiting for an edge that already came.
-  return attempt(state, op, edge_triggered, !edge_triggered || !state.registered);
+  return attempt(table, state, op, edge_triggered, !edge_triggered || !state.registered);
 }
 
-int run_queue(FdState& state, Side side, CompletionQueue& sink, bool edge_triggered) noexcept {
+int run_queue(FdTable& table, FdState& state, Side side, CompletionQueue& sink,
+              bool edge_triggered) noexcept {
   const int s = static_cast<int>(side);
   if (edge_triggered) state.ready[s] = true;
   OpQueue& queue = state.queue(side);
   int pushed = 0;
   while (Operation* op = queue.front()) {
     // The fd is watched here, so (as in try_now) only a level-triggered poller may fake.
-    const std::intptr_t r = attempt(state, *op, edge_triggered, !edge_triggered);
+    const std::intptr_t r = attempt(table, state, *op, edge_triggered, !edge_triggered);
     if (r == -EAGAIN) break;
     queue.remove(*op);
     op->result = r;

@@ -116,7 +116,8 @@ bool exhausted(FdState& state, const Operation& op, std::intptr_t result) noexce
 
 /// submit()'s first attempt at `op` (its queue being empty): perform() with the test
 /// faults, and for an edge-triggered poller, `state.ready` updated from the result.
-std::intptr_t try_now(FdState& state, Operation& op, bool edge_triggered) noexcept;
+/// `state` is `table`'s entry for the fd; an accepted fd's entry learns its kind.
+std::intptr_t try_now(FdTable& table, FdState& state, Operation& op, bool edge_triggered) noexcept;
 
 /// What a readiness poller plugs into submit().
 template <class P>
@@ -143,7 +144,7 @@ bool submit(P& poller, FdTable& table, Operation& op) noexcept {
   const Side side = side_of(op.code);
   OpQueue& queue = state->queue(side);
   if (queue.empty() && (!P::edge_triggered || state->ready[static_cast<int>(side)])) {
-    const std::intptr_t r = try_now(*state, op, P::edge_triggered);
+    const std::intptr_t r = try_now(table, *state, op, P::edge_triggered);
     if (r != -EAGAIN) return finish(op, r);
   }
   if (!state->registered) {
@@ -159,8 +160,9 @@ bool submit(P& poller, FdTable& table, Operation& op) noexcept {
 /// each operation in FIFO order, pushes finished ones to `sink`, and stops at the first
 /// EAGAIN. With `edge_triggered`, marks the side ready first, and stops after an
 /// operation that exhausted the fd, recording in `state.ready` that it is ready no more.
-/// Returns the number of completions pushed.
-int run_queue(FdState& state, Side side, CompletionQueue& sink, bool edge_triggered) noexcept;
+/// Returns the number of completions pushed. `table` as for try_now().
+int run_queue(FdTable& table, FdState& state, Side side, CompletionQueue& sink,
+              bool edge_triggered) noexcept;
 
 /// If `op` waits in its fd's queue, unlinks it and pushes it to `sink` with -ECANCELED;
 /// otherwise (finished, delivered or unknown) does nothing. Returns whether it did.

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
+#include <system_error>
 #include <utility>
 
 #include "corio/coro/io.hpp"
@@ -176,6 +177,7 @@ Coro<std::intptr_t> TlsTransport::receive() {
     // every frame on the way up raises again (a reset ends many HTTPS connections).
     StoppableRead read(*direct_, room, reading_);
     n = co_await read;
+    if (n < 0 && n != -ECANCELED) broken_ = true;
   } else {
     n = static_cast<std::intptr_t>(co_await inner_->read_some(room));
   }
@@ -219,10 +221,24 @@ Coro<void> TlsTransport::handshake() {
   info_ = engine_->info();
 }
 
-Coro<std::size_t> TlsTransport::read_some(std::span<char> buf) {
+Coro<std::size_t> TlsTransport::read_some(std::span<char> buf, std::error_code& ec) {
+  // Over another filter, whose failures are exceptions: the default catches them.
+  if (!direct_) return Transport::read_some(buf, ec);
+  ec.clear();
+  return read_plain(buf, &ec);
+}
+
+Coro<std::size_t> TlsTransport::read_plain(std::span<char> buf, std::error_code* ec) {
   for (;;) {
     std::size_t n = 0;
-    const TlsEngine::Status st = engine_->read(buf, n);
+    TlsEngine::Status st = TlsEngine::Status::want_read;
+    try {
+      st = engine_->read(buf, n);
+    } catch (const TlsError& e) {  // the peer broke the protocol (a forged record, ...)
+      if (ec == nullptr) throw;
+      *ec = e.code();
+      co_return 0;
+    }
     if (st == TlsEngine::Status::want_write) {
       co_await make_room();
       continue;
@@ -237,11 +253,15 @@ Coro<std::size_t> TlsTransport::read_some(std::span<char> buf) {
     // The one throw of a truncation, where it is known (none inside receive()):
     // exceptions cost a lot on the way up through coroutine frames.
     const std::intptr_t got = co_await receive();
-    if (got < 0) throw_read_error(*direct_, got);
-    if (got == 0) {
-      throw TlsError(TlsErrc::truncated,
-                     "corio: TLS: the peer closed the connection without close_notify");
+    if (got > 0) continue;
+    if (ec != nullptr) {
+      *ec = got < 0 ? std::error_code(static_cast<int>(-got), std::generic_category())
+                    : make_error_code(TlsErrc::truncated);
+      co_return 0;
     }
+    if (got < 0) throw_read_error(*direct_, got);
+    throw TlsError(TlsErrc::truncated,
+                   "corio: TLS: the peer closed the connection without close_notify");
   }
 }
 
@@ -282,7 +302,7 @@ void TlsTransport::write_eof() {
 void TlsTransport::close() noexcept {
   if (closed_) return;
   closed_ = true;
-  if (inner_->is_open() && !sending_ && !goodbye_sent_) {
+  if (inner_->is_open() && !sending_ && !goodbye_sent_ && !broken_) {
     // close_notify, as far as the socket takes it at once: the streams close only
     // after every byte written was sent, so it is usually the only thing left.
     engine_->shutdown();

@@ -42,7 +42,8 @@ class TlsTransport final : public Transport, private KernelTlsSocket {
   [[nodiscard]] std::string kernel_tls_note() const;
 
   [[nodiscard]] std::optional<Handles> handles() const noexcept override { return std::nullopt; }
-  Coro<std::size_t> read_some(std::span<char> buf) override;
+  Coro<std::size_t> read_some(std::span<char> buf) override { return read_plain(buf, nullptr); }
+  Coro<std::size_t> read_some(std::span<char> buf, std::error_code& ec) override;
   Coro<std::size_t> write_some(std::span<const char> data) override;
   std::intptr_t try_write(std::span<const char> data) noexcept override;
   [[nodiscard]] std::size_t buffered_output() const noexcept override {
@@ -62,6 +63,8 @@ class TlsTransport final : public Transport, private KernelTlsSocket {
 
  private:
   class SendScope;
+  // read_some(): a failure is thrown, or stored in *ec if `ec` is not null.
+  Coro<std::size_t> read_plain(std::span<char> buf, std::error_code* ec);
   // Moves the engine's records to out_.
   void collect_output();
   // Sends out_ without waiting, as far as the transport below takes it: 0 once all is
@@ -79,7 +82,8 @@ class TlsTransport final : public Transport, private KernelTlsSocket {
   std::intptr_t send_record(unsigned char type, std::span<const char> record) noexcept override;
   // Waits for the peer's next ciphertext, received straight into the engine's input:
   // the byte count, 0 at the end of the stream, or -errno from a handle transport below
-  // (a failure of another transport is its exception).
+  // (a failure of another transport is its exception). A failure other than ECANCELED
+  // marks the connection broken_.
   Coro<std::intptr_t> receive();
   // close_notify out, then reads (and drops) until the peer's.
   Coro<void> goodbye();
@@ -95,6 +99,9 @@ class TlsTransport final : public Transport, private KernelTlsSocket {
   Event send_idle_;       // set while no task sends
   bool closed_ = false;
   bool goodbye_sent_ = false;  // close_notify is queued
+  // A receive failed (a reset, mostly): close() then sends no close_notify, which
+  // could only fail too (EPIPE), one syscall more per connection that ends that way.
+  bool broken_ = false;
   Duration shutdown_timeout_ = std::chrono::seconds(30);
 };
 

@@ -2,6 +2,7 @@
 #include "corio/coro/transport.hpp"
 
 #include <cerrno>
+#include <system_error>
 #include <utility>
 
 #include "corio/coro/io.hpp"
@@ -15,6 +16,16 @@ namespace corio {
 
 Coro<void> Transport::flush() {
   co_return;  // nothing is buffered unless a transport says so
+}
+
+Coro<std::size_t> Transport::read_some(std::span<char> buf, std::error_code& ec) {
+  ec.clear();
+  try {
+    co_return co_await read_some(buf);
+  } catch (const std::system_error& e) {
+    ec = e.code();
+  }
+  co_return 0;
 }
 
 Coro<void> Transport::close_gracefully() {
@@ -35,6 +46,17 @@ class HandleTransport : public Transport {
     detail::StoppableRead read(io_, buf, reading_);
     const std::intptr_t r = co_await read;
     if (r < 0) detail::throw_read_error(io_, r);
+    co_return static_cast<std::size_t>(r);
+  }
+
+  Coro<std::size_t> read_some(std::span<char> buf, std::error_code& ec) override {
+    detail::StoppableRead read(io_, buf, reading_);
+    const std::intptr_t r = co_await read;
+    if (r < 0) {
+      ec.assign(static_cast<int>(-r), std::generic_category());
+      co_return 0;
+    }
+    ec.clear();
     co_return static_cast<std::size_t>(r);
   }
 

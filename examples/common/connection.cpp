@@ -56,6 +56,10 @@ Coro<std::size_t> TlsConnection::recv(char* buf, std::size_t len) const {
   return session_->read_some({buf, len});
 }
 
+Coro<std::size_t> TlsConnection::recv(char* buf, std::size_t len, std::error_code& ec) const {
+  return session_->read_some({buf, len}, ec);
+}
+
 Coro<std::size_t> TlsConnection::send(const char* data, std::size_t len) const {
   // Encrypted and handed to the socket at once when it has room, as it mostly has:
   // then no frame below this one runs.

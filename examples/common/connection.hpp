@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <system_error>
 
 #include "corio/corio.hpp"
 
@@ -22,6 +23,10 @@ class PlainConnection {
 
   /// Receives up to `len` bytes (0: the peer is done).
   auto recv(char* buf, std::size_t len) const { return sock_.recv(buf, len); }
+  /// As recv(buf, len), a failure (a reset) in `ec` instead of an exception.
+  auto recv(char* buf, std::size_t len, std::error_code& ec) const {
+    return sock_.recv(buf, len, ec);
+  }
   /// Sends some of `len` bytes; returns how many.
   auto send(const char* data, std::size_t len) const { return sock_.send(data, len); }
   /// Ends the send direction: the peer reads EOF.
@@ -58,6 +63,10 @@ class TlsConnection {
   /// Receives up to `len` bytes of plaintext (0: the peer's close_notify). A TCP close
   /// without close_notify is a corio::TlsError (truncation), as it should be.
   corio::Coro<std::size_t> recv(char* buf, std::size_t len) const;
+  /// As recv(buf, len), a failure (a reset, a truncation) in `ec` instead of an
+  /// exception: most HTTPS clients end that way, and an exception costs more than the
+  /// rest of the connection's teardown.
+  corio::Coro<std::size_t> recv(char* buf, std::size_t len, std::error_code& ec) const;
   /// Encrypts and sends `len` bytes (all of them, or throws); returns `len`.
   corio::Coro<std::size_t> send(const char* data, std::size_t len) const;
   /// As PlainConnection::stop(), on the socket under the session.

@@ -351,10 +351,12 @@ int run_server(const std::string& program, const ServerOptions& options, Handler
   return 0;
 }
 
-bool count_truncation(const corio::TlsError& e, ServerStats& stats) noexcept {
-  if (e.code() != corio::TlsErrc::truncated) return false;
-  ++stats.truncated;
-  return true;
+void count_receive_failure(const std::error_code& ec, ServerStats& stats) noexcept {
+  if (ec == corio::TlsErrc::truncated) {
+    ++stats.truncated;
+  } else {
+    ++stats.errors;
+  }
 }
 
 }  // namespace examples

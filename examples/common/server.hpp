@@ -47,11 +47,12 @@ struct ServerStats {
   std::uint64_t cancelled = 0;  ///< still open when the grace period ran out
 };
 
-/// Whether a handler's failed receive was a TLS peer closing without close_notify,
-/// counted in `stats.truncated` if so. The handler catches it around its receive and
-/// ends, rather than letting it climb out through every coroutine frame above: an
-/// exception is raised again at each, and this one ends most HTTPS connections.
-bool count_truncation(const corio::TlsError& e, ServerStats& stats) noexcept;
+/// Counts a handler's failed receive: a TLS peer closing without close_notify in
+/// `stats.truncated`, anything else (a reset) in `stats.errors`. The handlers receive
+/// with an error_code and end on a failure, rather than let an exception climb out
+/// through every coroutine frame above, raised again at each: these failures end most
+/// HTTPS connections (s_time and many clients reset, wrk truncates).
+void count_receive_failure(const std::error_code& ec, ServerStats& stats) noexcept;
 
 /// Serves one connection until the peer is done. An exception (a reset peer's
 /// std::system_error, ...) ends this connection only and is counted in `errors`.

@@ -29,11 +29,10 @@ corio::Coro<void> echo(Conn conn, examples::ServerStats& stats) {
   conn.set_no_delay();
   std::unique_ptr<char[]> buffer(new char[kBufferSize]);
   for (;;) {
-    std::size_t n = 0;
-    try {
-      n = co_await conn.recv(buffer.get(), kBufferSize);
-    } catch (const corio::TlsError& e) {
-      if (!examples::count_truncation(e, stats)) throw;
+    std::error_code failed;
+    const std::size_t n = co_await conn.recv(buffer.get(), kBufferSize, failed);
+    if (failed) {
+      examples::count_receive_failure(failed, stats);
       break;
     }
     if (n == 0) break;  // the peer closed its side: we are done too

@@ -155,6 +155,58 @@ TEST_P(SocketTest, AnUnknownHostIsAResolverError) {
   run(main());
 }
 
+TEST_P(SocketTest, AReceiveWithAnErrorCodeReportsAResetInsteadOfThrowing) {
+  CORIO_SKIP_WHERE_A_RESET_READS_AS_EOF();
+  auto main = []() -> Coro<void> {
+    Socket listener = listen_on(Address::loopback(AddressFamily::ipv4, 0));
+    Socket client = co_await connect(listener.local_address());
+    Socket server = co_await listener.accept();
+    co_await server.send_all(std::string("hi"));
+    char buf[16];
+    std::error_code ec = make_error_code(std::errc::io_error);  // a success clears it
+    std::size_t n = co_await client.recv(buf, sizeof buf, ec);
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_EQ(std::string(buf, n), "hi");
+    testing::set_abortive_close(server.handle());
+    server.close();
+    n = co_await client.recv(buf, sizeof buf, ec);
+    EXPECT_EQ(n, 0u);
+    EXPECT_EQ(ec, std::errc::connection_reset) << ec.message();
+  };
+  run(main());
+}
+
+// A transport whose reads fail with an exception, as a filter of a user's may.
+class ThrowingTransport final : public Transport {
+ public:
+  [[nodiscard]] std::optional<Handles> handles() const noexcept override { return std::nullopt; }
+  Coro<std::size_t> read_some(std::span<char> /*buf*/) override {
+    throw std::system_error(make_error_code(std::errc::broken_pipe), "read");
+    co_return 0;
+  }
+  using Transport::read_some;
+  Coro<std::size_t> write_some(std::span<const char> data) override { co_return data.size(); }
+  std::intptr_t try_write(std::span<const char> data) noexcept override {
+    return static_cast<std::intptr_t>(data.size());
+  }
+  void cancel_read() noexcept override {}
+  [[nodiscard]] bool can_write_eof() const noexcept override { return false; }
+  void write_eof() override {}
+  void close() noexcept override {}
+  [[nodiscard]] bool is_open() const noexcept override { return true; }
+};
+
+TEST_P(SocketTest, TheDefaultErrorCodeReadOfATransportCatchesWhatItsReadThrows) {
+  auto main = []() -> Coro<void> {
+    ThrowingTransport t;
+    char buf[4];
+    std::error_code ec;
+    EXPECT_EQ(co_await t.read_some(buf, ec), 0u);
+    EXPECT_EQ(ec, std::errc::broken_pipe);
+  };
+  run(main());
+}
+
 TEST_P(SocketTest, APeerResetIsConnectionReset) {
   CORIO_SKIP_WHERE_A_RESET_READS_AS_EOF();
   auto main = []() -> Coro<void> {

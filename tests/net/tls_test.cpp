@@ -276,6 +276,48 @@ TEST_P(TlsTest, ATcpCloseWithoutCloseNotifyIsATruncationErrorNotAnEnd) {
   run(main());
 }
 
+// A TLS session served over a socket transport, as examples/common serves them.
+Coro<std::unique_ptr<Transport>> accept_session(const Socket& listener, const TlsContext& ctx) {
+  Socket s = co_await listener.accept();
+  co_return co_await start_tls(socket_transport(std::move(s)), ctx);
+}
+
+TEST_P(TlsTest, ATransportReadWithAnErrorCodeReportsTruncationAndCancelInsteadOfThrowing) {
+  auto main = []() -> Coro<void> {
+    const TlsContext ctx = server_context();
+    Socket listener = listen_on(Address::loopback(AddressFamily::ipv4, 0));
+    const std::uint16_t port = listener.local_address().port();
+    for (const bool truncate : {false, true}) {
+      Task<std::unique_ptr<Transport>> served = create_task(accept_session(listener, ctx));
+      auto [r, w] = co_await open_connection("localhost", port, tls_options(client_context()));
+      std::unique_ptr<Transport> session = co_await served;
+      w.write("hello");
+      co_await w.drain();
+      char buf[64];
+      std::error_code ec = make_error_code(std::errc::io_error);  // a success clears it
+      const std::size_t n = co_await session->read_some(buf, ec);
+      EXPECT_FALSE(ec) << ec.message();
+      EXPECT_EQ(std::string(buf, n), "hello");
+      if (truncate) {
+        // The TCP connection ends under the client's session, with no close_notify.
+        net::shutdown(w.socket().handle(), ShutdownHow::both);
+        EXPECT_EQ(co_await session->read_some(buf, ec), 0u);
+        EXPECT_EQ(ec, TlsErrc::truncated) << ec.message();
+      } else {
+        // A failure of the socket below (ECANCELED here) comes back as its errno.
+        Task<std::size_t> reading = create_task(session->read_some(buf, ec));
+        co_await sleep(20ms);
+        session->cancel_read();
+        EXPECT_EQ(co_await reading, 0u);
+        EXPECT_EQ(ec, std::errc::operation_canceled) << ec.message();
+      }
+      w.abort();
+      session->close();
+    }
+  };
+  run(main());
+}
+
 TEST_P(TlsTest, ACancelledTlsReadLosesNoBytes) {
   auto main = []() -> Coro<void> {
     auto slow = [](StreamReader r, StreamWriter w) -> Coro<void> {

@@ -19,9 +19,12 @@ namespace corio {
 /// does not suspend, within the loop's cooperative budget.
 class [[nodiscard]] IoAwaiter : protected detail::WaitPoint, protected Operation {
  public:
+  /// With `failure`, a failed operation's error (an errno value, so the generic
+  /// category) is stored there and the result is 0, instead of being thrown; it is
+  /// cleared on success. CancelledError throws either way.
   IoAwaiter(OpCode op, native_handle h, void* buf, std::size_t len, int msg_flags,
-            SocketAddress* addr, const char* what) noexcept
-      : WaitPoint(&on_cancel), what_(what) {
+            SocketAddress* addr, const char* what, std::error_code* failure = nullptr) noexcept
+      : WaitPoint(&on_cancel), what_(what), failure_(failure) {
     code = op;
     handle = h;
     buffer = buf;
@@ -50,6 +53,14 @@ class [[nodiscard]] IoAwaiter : protected detail::WaitPoint, protected Operation
   /// during the operation.
   std::size_t await_resume() const {
     throw_if_cancelled();
+    if (failure_ != nullptr) {
+      if (result >= 0) {
+        failure_->clear();
+        return static_cast<std::size_t>(result);
+      }
+      failure_->assign(static_cast<int>(-result), std::generic_category());
+      return 0;
+    }
     if (result < 0)
       throw std::system_error(static_cast<int>(-result), std::generic_category(), what_);
     return static_cast<std::size_t>(result);
@@ -74,6 +85,7 @@ class [[nodiscard]] IoAwaiter : protected detail::WaitPoint, protected Operation
   }
 
   const char* what_;
+  std::error_code* failure_;
   std::coroutine_handle<> caller_{};
 };
 

@@ -123,6 +123,11 @@ class Socket {
   }
   IoAwaiter recv(std::span<std::byte> buf) const noexcept { return recv(buf.data(), buf.size()); }
   IoAwaiter recv(std::span<char> buf) const noexcept { return recv(buf.data(), buf.size()); }
+  /// As recv(buf, len), but a failure (a reset peer) comes back in `ec`, with 0, instead
+  /// of as an exception (Asio's error_code overloads); `ec` is cleared on success.
+  IoAwaiter recv(void* buf, std::size_t len, std::error_code& ec) const noexcept {
+    return IoAwaiter(OpCode::recv, h_, buf, len, 0, nullptr, "recv", &ec);
+  }
   /// Sends up to `len` bytes; returns how many went (may be fewer: see send_all).
   IoAwaiter send(const void* buf, std::size_t len, int flags = 0) const noexcept {
     return io::send(h_, buf, len, flags);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <system_error>
 
 #include "corio/backends/operation.hpp"
 #include "corio/coro/coro.hpp"
@@ -45,6 +46,14 @@ class Transport {
   /// arrives; 0 at the end of the stream. std::system_error on failure; ECANCELED once
   /// cancel_read() stopped it; CancelledError if the task is cancelled meanwhile.
   [[nodiscard]] virtual Coro<std::size_t> read_some(std::span<char> buf) = 0;
+  /// As read_some(buf), but a failure of the stream (a reset peer, a TLS session closed
+  /// without close_notify, ECANCELED after cancel_read()) comes back in `ec`, with 0,
+  /// instead of as an exception: Asio's error_code overloads. A server that ends many
+  /// connections on such a failure saves the exception that every coroutine frame on
+  /// its way up would raise again. `ec` is cleared on success. CancelledError still
+  /// throws: the task's cancellation is no failure of the stream. The default catches
+  /// what read_some(buf) throws; the transports of corio throw nothing to begin with.
+  [[nodiscard]] virtual Coro<std::size_t> read_some(std::span<char> buf, std::error_code& ec);
   /// Writes some of `data` (not empty), waiting until at least one byte is taken;
   /// returns how many. std::system_error on failure (EPIPE: nobody reads any more). A
   /// cancelled write_some() has taken nothing.
