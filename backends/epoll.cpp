@@ -1,6 +1,7 @@
-// epoll backend. Each fd is registered once, edge-triggered for both directions, the
-// first time an operation on it has to wait; after that the loop never calls epoll_ctl
-// again until release(). Readiness is cached per fd so a socket known to be drained (a
+// epoll backend. Each fd is registered edge-triggered the first time an operation on
+// it has to wait, for reading; the first time a write has to wait it is modified once to
+// report writability too. After that the loop never calls epoll_ctl again until
+// release(). Readiness is cached per fd so a socket known to be drained (a
 // short stream read) or full (a short send) queues the next operation without paying
 // for a syscall that would only say EAGAIN: the kernel raises a new edge when that
 // changes (Tokio's scheme: PollEvented::poll_read in tokio/src/io/poll_evented.rs).
@@ -46,13 +47,26 @@ class EpollBackend final : public Backend {
 
   // readiness::submit's hooks (readiness::Poller).
   static constexpr bool edge_triggered = true;
-  int watch(int fd, FdState& /*state*/) noexcept {
-    // Registering reports the fd's current state as an edge, so readiness that arrived
-    // between an EAGAIN and this call is not lost.
+  int watch(int fd, FdState& state, Side side) noexcept {
+    // Registering (and modifying) reports the fd's current state as an edge, so
+    // readiness that arrived between an EAGAIN and this call is not lost. EPOLLOUT
+    // joins only when a write has to wait: registered with it, a socket reports itself
+    // writable at once, and a server whose connections only ever wait to read (nearly
+    // all of them) woke once per connection for that edge alone, an epoll_pwait2 per
+    // resumed TLS handshake. nginx registers the same way.
+    const bool out = side == Side::write || state.watched[write_side];
     epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (out ? EPOLLOUT : 0U);
     ev.data.fd = fd;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST) return -errno;
+    int op = state.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (::epoll_ctl(epoll_fd_, op, fd, &ev) < 0) {
+      // Already in the set (added again after a reset of its state): make it ours.
+      if (op != EPOLL_CTL_ADD || errno != EEXIST) return -errno;
+      op = EPOLL_CTL_MOD;
+      if (::epoll_ctl(epoll_fd_, op, fd, &ev) < 0) return -errno;
+    }
+    state.watched[read_side] = true;
+    state.watched[write_side] = out;
     return 0;
   }
 

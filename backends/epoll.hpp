@@ -1,4 +1,4 @@
-// Linux epoll backend: edge-triggered readiness, each fd registered once.
+// Linux epoll backend: edge-triggered readiness, each fd registered on its first wait.
 #pragma once
 
 #include <memory>

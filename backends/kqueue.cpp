@@ -54,7 +54,7 @@ class KqueueBackend final : public Backend {
 
   // readiness::submit's hooks (readiness::Poller).
   static constexpr bool edge_triggered = true;
-  int watch(int fd, FdState& /*state*/) noexcept {
+  int watch(int fd, FdState& state, Side /*side*/) noexcept {
     // Adding a filter evaluates it at once (kqueue(2): the knote is activated if the
     // condition already holds), so readiness that arrived between an EAGAIN and the
     // kevent() that applies this change is reported, not lost.
@@ -68,6 +68,7 @@ class KqueueBackend final : public Backend {
       drop_changes(fd);
       return -ENOMEM;
     }
+    state.watched[0] = state.watched[1] = true;
     return 0;
   }
 
@@ -133,7 +134,7 @@ class KqueueBackend final : public Backend {
         // waiting on that side would never hear, so end them with the error, and let the
         // next one that must wait try registering again.
         if (ev.data != 0) pushed += fail_queue(*state, side, -static_cast<int>(ev.data));
-        state->registered = false;
+        state->unwatch();
         continue;
       }
       // EV_EOF: the peer shut that direction down (or the socket failed, with the error

@@ -41,13 +41,14 @@ class PollBackend final : public Backend {
   // turn instead of one syscall. So every operation with an empty queue is tried.
   static constexpr bool edge_triggered = false;
   // Watching is joining the list of fds the next wait() builds its pollfd array from.
-  int watch(int fd, FdState& state) noexcept {
+  int watch(int fd, FdState& state, Side /*side*/) noexcept {
     try {
       waiting_.push_back(fd);
     } catch (...) {
       return -ENOMEM;
     }
     state.slot = static_cast<std::uint32_t>(waiting_.size() - 1);
+    state.watched[0] = state.watched[1] = true;  // wait() polls what the queues ask
     return 0;
   }
 
@@ -117,7 +118,7 @@ class PollBackend final : public Backend {
     table_.find(last)->slot = slot;
     waiting_.pop_back();
     state.slot = FdState::no_slot;
-    state.registered = false;  // the next operation that must wait lists it again
+    state.unwatch();  // the next operation that must wait lists it again
   }
 
   CompletionQueue& sink_;

@@ -65,11 +65,19 @@ struct FdState {
   // Sticky hang-up seen per side: after EOF/error no further edge will come, so a short
   // read must not clear `ready` any more.
   bool hup[2] = {false, false};
-  bool registered = false;  // watched by the poller (Poller::watch succeeded)
+  bool registered = false;  // known to the poller (Poller::watch succeeded once)
+  // The sides the poller reports. epoll watches the write side only once a write has
+  // had to wait (see EpollBackend::watch); the others watch both at once.
+  bool watched[2] = {false, false};
   HandleKind kind = HandleKind::unknown;
   std::uint32_t slot = no_slot;  // position in a backend's list of fds with waiters
 
   [[nodiscard]] OpQueue& queue(Side s) noexcept { return queues[static_cast<int>(s)]; }
+  /// The poller forgot the fd: the next operation that must wait watches it again.
+  void unwatch() noexcept {
+    registered = false;
+    watched[0] = watched[1] = false;
+  }
   [[nodiscard]] bool has_waiters() const noexcept {
     return !queues[0].empty() || !queues[1].empty();
   }
@@ -121,22 +129,24 @@ std::intptr_t try_now(FdTable& table, FdState& state, Operation& op, bool edge_t
 
 /// What a readiness poller plugs into submit().
 template <class P>
-concept Poller = requires(P& poller, int fd, FdState& state) {
+concept Poller = requires(P& poller, int fd, FdState& state, Side side) {
   /// Whether the poller reports edges (epoll's EPOLLET, kqueue's EV_CLEAR), which lets
   /// FdState::ready cache readiness between them; false for level-triggered poll().
   { P::edge_triggered } -> std::convertible_to<bool>;
-  /// Starts watching both sides of `fd`: 0, or -errno to end the operation that had to
-  /// wait. Called when an operation must wait on an fd not yet `registered`. The poller
-  /// must also report readiness that arrived before the call (registering reports the
-  /// current state), or an operation that met EAGAIN just before could wait forever.
-  { poller.watch(fd, state) } -> std::same_as<int>;
-  requires noexcept(poller.watch(fd, state));
+  /// Starts watching `side` of `fd` (and whatever the poller watches along with it),
+  /// sets `state.watched` for every side it now reports: 0, or -errno to end the
+  /// operation that had to wait. Called when an operation must wait on a side not yet
+  /// watched. The poller must also report readiness that arrived before the call
+  /// (registering reports the current state), or an operation that met EAGAIN just
+  /// before could wait forever.
+  { poller.watch(fd, state, side) } -> std::same_as<int>;
+  requires noexcept(poller.watch(fd, state, side));
 };
 
 /// Backend::submit for every readiness poller: waiting operations go first (FIFO);
 /// otherwise the call is tried at once, unless the cache already knows it would say
-/// EAGAIN. An operation that must wait is queued, its fd watched once until the poller
-/// forgets it. A template rather than a virtual hook: this runs on every operation.
+/// EAGAIN. An operation that must wait is queued, its side of the fd watched once until
+/// the poller forgets it. A template rather than a virtual hook: this runs on every operation.
 template <Poller P>
 bool submit(P& poller, FdTable& table, Operation& op) noexcept {
   FdState* state = start_submit(table, op);
@@ -147,8 +157,8 @@ bool submit(P& poller, FdTable& table, Operation& op) noexcept {
     const std::intptr_t r = try_now(table, *state, op, P::edge_triggered);
     if (r != -EAGAIN) return finish(op, r);
   }
-  if (!state->registered) {
-    const int error = poller.watch(static_cast<int>(op.handle), *state);
+  if (!state->watched[static_cast<int>(side)]) {
+    const int error = poller.watch(static_cast<int>(op.handle), *state, side);
     if (error != 0) return finish(op, error);
     state->registered = true;
   }
