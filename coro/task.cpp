@@ -1,4 +1,6 @@
 // The task life cycle: start, cancel, finish, and the last reference going away.
+#include <cxxabi.h>
+
 #include <cstdio>
 #include <exception>
 #include <typeinfo>
@@ -18,13 +20,9 @@ constinit thread_local PromiseBase* t_step_task = nullptr;
 
 namespace {
 
-// The CancelledError most recently raised at an await point on this thread. A task that
-// lets it escape ends with this very exception object, so finishing can recognise it by
-// address instead of rethrowing it (a second unwind that doubled the cost of a cancel).
-thread_local std::exception_ptr t_last_cancel;
-
+// Whether a task's exception is a CancelledError, for one that keep_current_exception()
+// could not tell by its exact type (a class derived from it, or not one at all).
 bool is_cancellation(const std::exception_ptr& e) noexcept {
-  if (e == t_last_cancel) return true;
   try {
     std::rethrow_exception(e);
   } catch (const CancelledError&) {
@@ -73,8 +71,19 @@ void WaitPoint::throw_cancelled() const {
   // Consumes any cancel() that arrived after this await was already ending: asyncio
   // raises one CancelledError for them, not one per call.
   if (task_ != nullptr) task_->must_cancel_ = false;
-  t_last_cancel = std::make_exception_ptr(CancelledError{});
-  std::rethrow_exception(t_last_cancel);
+  // A plain throw: rethrowing an exception_ptr made for the purpose allocated twice
+  // (the exception and a dependent one) and took 1.1-1.5 us against 0.8 us.
+  throw CancelledError{};
+}
+
+void PromiseBase::keep_current_exception() noexcept {
+  exception_ = std::current_exception();
+  // The type of the exception in flight, from the C++ ABI (g++, clang and mingw all
+  // follow the Itanium ABI; it sees through a rethrown exception_ptr): finishing a
+  // cancelled task must not rethrow it to find out, a second unwind that doubled the
+  // cost of a cancel.
+  const std::type_info* type = abi::__cxa_current_exception_type();
+  if (type != nullptr && *type == typeid(CancelledError)) cancelled_ = true;
 }
 
 void PromiseBase::start_task(EventLoop& loop, std::coroutine_handle<> self) {

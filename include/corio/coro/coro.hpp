@@ -44,7 +44,7 @@ class Promise final : public PromiseBase {
   Coro<T> get_return_object() noexcept;
   std::suspend_always initial_suspend() const noexcept { return {}; }
   FinalAwaiter final_suspend() const noexcept { return {}; }
-  void unhandled_exception() noexcept { exception_ = std::current_exception(); }
+  void unhandled_exception() noexcept { keep_current_exception(); }
 
   template <class U>
   requires std::is_convertible_v<U&&, T>
@@ -81,7 +81,7 @@ class Promise<void> final : public PromiseBase {
   Coro<void> get_return_object() noexcept;
   std::suspend_always initial_suspend() const noexcept { return {}; }
   FinalAwaiter final_suspend() const noexcept { return {}; }
-  void unhandled_exception() noexcept { exception_ = std::current_exception(); }
+  void unhandled_exception() noexcept { keep_current_exception(); }
   void return_void() noexcept {}
   void take() { rethrow_if_failed(); }
   void peek() { rethrow_if_failed(); }

@@ -147,6 +147,9 @@ class PromiseBase {
   }
   void add_waiter(TaskWaiter& w) noexcept;
   void remove_waiter(TaskWaiter& w) noexcept;
+  /// The coroutine's unhandled_exception(): keeps the exception being handled, and
+  /// notes whether it is a CancelledError (from its type, without rethrowing it).
+  void keep_current_exception() noexcept;
   /// Rethrows the task's exception (marking it retrieved), if any.
   void rethrow_if_failed() {
     if (exception_) {
