@@ -58,12 +58,11 @@ class EpollBackend final : public Backend {
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (out ? EPOLLOUT : 0U);
     ev.data.fd = fd;
-    int op = state.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-    if (::epoll_ctl(epoll_fd_, op, fd, &ev) < 0) {
+    const int ctl = state.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (::epoll_ctl(epoll_fd_, ctl, fd, &ev) < 0) {
       // Already in the set (added again after a reset of its state): make it ours.
-      if (op != EPOLL_CTL_ADD || errno != EEXIST) return -errno;
-      op = EPOLL_CTL_MOD;
-      if (::epoll_ctl(epoll_fd_, op, fd, &ev) < 0) return -errno;
+      if (ctl != EPOLL_CTL_ADD || errno != EEXIST) return -errno;
+      if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) < 0) return -errno;
     }
     state.watched[read_side] = true;
     state.watched[write_side] = out;
