@@ -52,17 +52,39 @@ void counted_delete(void* p) noexcept {
 
 }  // namespace
 
-// The other unaligned forms (new[], nothrow, sized and array deletes) forward to these in
-// the standard library; the aligned forms keep their own allocation and are not counted.
+// Every unaligned form: the standard library's would forward to the plain ones, but the
+// sanitizers' runtimes define each form themselves, so a block from their nothrow new
+// would come to this delete. The aligned forms keep their own allocation, not counted.
 void* operator new(std::size_t n) {
   void* p = counted_new(n);
   if (p == nullptr) throw std::bad_alloc();
   return p;
 }
+void* operator new[](std::size_t n) {
+  return operator new(n);
+}
+void* operator new(std::size_t n, const std::nothrow_t& /*tag*/) noexcept {
+  return counted_new(n);
+}
+void* operator new[](std::size_t n, const std::nothrow_t& /*tag*/) noexcept {
+  return counted_new(n);
+}
 void operator delete(void* p) noexcept {
   counted_delete(p);
 }
+void operator delete[](void* p) noexcept {
+  counted_delete(p);
+}
 void operator delete(void* p, std::size_t /*n*/) noexcept {
+  counted_delete(p);
+}
+void operator delete[](void* p, std::size_t /*n*/) noexcept {
+  counted_delete(p);
+}
+void operator delete(void* p, const std::nothrow_t& /*tag*/) noexcept {
+  counted_delete(p);
+}
+void operator delete[](void* p, const std::nothrow_t& /*tag*/) noexcept {
   counted_delete(p);
 }
 
