@@ -58,7 +58,7 @@ class EpollBackend final : public Backend {
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (out ? EPOLLOUT : 0U);
     ev.data.fd = fd;
-    const int ctl = state.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    const int ctl = state.registered() ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (::epoll_ctl(epoll_fd_, ctl, fd, &ev) < 0) {
       // Already in the set (added again after a reset of its state): make it ours.
       if (ctl != EPOLL_CTL_ADD || errno != EEXIST) return -errno;
@@ -74,7 +74,7 @@ class EpollBackend final : public Backend {
   void release(native_handle handle) noexcept override {
     FdState* state = table_.find(handle);
     if (state == nullptr) return;
-    if (state->registered) {
+    if (state->registered()) {
       // The fd may already be closed, which removed it from the set: ignore errors.
       epoll_event ev{};
       (void)::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, static_cast<int>(handle), &ev);
@@ -93,7 +93,7 @@ class EpollBackend final : public Backend {
         continue;
       }
       FdState* state = table_.find(ev.data.fd);
-      if (state == nullptr || !state->registered) continue;
+      if (state == nullptr || !state->registered()) continue;
       const std::uint32_t bits = ev.events;
       // After a hang-up or error no further edge comes, so a short read must no longer
       // mark the side drained (hup is sticky until release).

@@ -84,7 +84,7 @@ class KqueueBackend final : public Backend {
   void release(native_handle handle) noexcept override {
     FdState* state = table_.find(handle);
     if (state == nullptr) return;
-    if (state->registered) drop_changes(handle);
+    if (state->registered()) drop_changes(handle);
     table_.reset(handle);
   }
 

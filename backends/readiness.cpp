@@ -154,7 +154,7 @@ std::intptr_t try_now(FdTable& table, FdState& state, Operation& op, bool edge_t
   // watched: watching reports the current state as an edge, so nothing is lost. After
   // that, EAGAIN is the kernel's word that an edge will follow, and faking it could
   // leave the operation waiting for an edge that already came.
-  return attempt(table, state, op, edge_triggered, !edge_triggered || !state.registered);
+  return attempt(table, state, op, edge_triggered, !edge_triggered || !state.registered());
 }
 
 int run_queue(FdTable& table, FdState& state, Side side, CompletionQueue& sink,

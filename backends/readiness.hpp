@@ -65,19 +65,18 @@ struct FdState {
   // Sticky hang-up seen per side: after EOF/error no further edge will come, so a short
   // read must not clear `ready` any more.
   bool hup[2] = {false, false};
-  bool registered = false;  // known to the poller (Poller::watch succeeded once)
-  // The sides the poller reports. epoll watches the write side only once a write has
-  // had to wait (see EpollBackend::watch); the others watch both at once.
+  // The sides the poller reports (Poller::watch succeeded for them). epoll watches the
+  // write side only once a write has had to wait (see EpollBackend::watch); the others
+  // watch both at once.
   bool watched[2] = {false, false};
   HandleKind kind = HandleKind::unknown;
   std::uint32_t slot = no_slot;  // position in a backend's list of fds with waiters
 
   [[nodiscard]] OpQueue& queue(Side s) noexcept { return queues[static_cast<int>(s)]; }
+  /// Whether the poller knows the fd at all (some side is watched).
+  [[nodiscard]] bool registered() const noexcept { return watched[0] || watched[1]; }
   /// The poller forgot the fd: the next operation that must wait watches it again.
-  void unwatch() noexcept {
-    registered = false;
-    watched[0] = watched[1] = false;
-  }
+  void unwatch() noexcept { watched[0] = watched[1] = false; }
   [[nodiscard]] bool has_waiters() const noexcept {
     return !queues[0].empty() || !queues[1].empty();
   }
@@ -160,7 +159,6 @@ bool submit(P& poller, FdTable& table, Operation& op) noexcept {
   if (!state->watched[static_cast<int>(side)]) {
     const int error = poller.watch(static_cast<int>(op.handle), *state, side);
     if (error != 0) return finish(op, error);
-    state->registered = true;
   }
   queue.push_back(op);
   return false;
